@@ -208,8 +208,14 @@ function withSettings(sql: string, name: string, settings: Settings | undefined)
   return `${trimmed}\nSETTINGS ${renderSettings({ log_comment: name, ...settings })}`;
 }
 
+function isClickHouseErrorShape(error: unknown): error is ClickHouseError {
+  return error instanceof Error && 'type' in error && /^\d+$/.test(String((error as { code?: unknown }).code));
+}
+
 function toQueryError(name: string, error: unknown): Error {
-  if (error instanceof ClickHouseError) {
+  // chDB builds its ClickHouseError from its own copy of client-common, so
+  // `instanceof` cannot be trusted: recognise the shape instead.
+  if (error instanceof ClickHouseError || isClickHouseErrorShape(error)) {
     return new ClickHouseQueryError(name, Number(error.code), error.type, error.message, { cause: error });
   }
   const message = error instanceof Error ? error.message : String(error);

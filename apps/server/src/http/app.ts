@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { API_PREFIX, HEADERS, OperatorAuthenticationRequired } from '@sightline/protocol';
+import { installErrorHandling } from './errors.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+import type { Authenticate, AuthenticateOperator, RouteSpec } from './route.ts';
+import { parseRequestPart } from './schema-error.ts';
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export type AppOptions = {
+  logger: Logger;
+  routes: readonly RouteSpec<any, any, any, any>[];
+  /** Project callers; without it, project routes answer 401. */
+  authenticate?: Authenticate;
+  authenticateOperator?: AuthenticateOperator;
+  /** Readiness probe: engines open and migrations applied. */
+  ready: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
+  /** Take the client address from `x-forwarded-for`. */
+  trustProxy?: boolean;
+  /** Include raw causes in 500 logs only; never in bodies. */
+  version?: string;
+};
+
+/**
+ * Builds the HTTP service: JSON parsing with limits, the known-error envelope,
+ * request ids, health and readiness, the OpenAPI document and every route.
+ *
+ * @example
+ * const app = await buildApp({ logger, routes: [], ready: async () => ({ ready: true, checks: {} }) });
+ * const res = await app.inject({ method: 'GET', url: '/health' });
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    disableRequestLogging: false,
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    trustProxy: options.trustProxy ?? false,
+    requestIdHeader: false,
+    genReqId: () => randomUUID(),
+    // Fastify's default 500 JSON includes messages; ours never does (see errors.ts).
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(HEADERS.requestId, request.id);
+  });
+  installErrorHandling(app);
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/ready', async (_request, reply) => {
+    const state = await options.ready();
+    return reply.code(state.ready ? 200 : 503).send(state);
+  });
+
+  const routes = options.routes;
+  const document = buildOpenApiDocument(routes, options.version ?? '0.0.0');
+  app.get(`${API_PREFIX}/openapi.json`, async () => document);
+
+  for (const route of routes) {
+    const url = `${API_PREFIX}${route.url}`;
+    const label = `${route.method} ${url}`;
+    app.route({
+      method: route.method,
+      url,
+      bodyLimit: route.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      handler: async (request, reply) => {
+        const auth = await authorise(route, request, options);
+        const routeLabel = `${route.method} ${request.url.split('?')[0]}`;
+        const context = {
+          body: route.body ? parseRequestPart('body', route.body, request.body, routeLabel) : undefined,
+          query: route.query ? parseRequestPart('query', route.query, request.query, routeLabel) : undefined,
+          params: route.params ? parseRequestPart('params', route.params, request.params, routeLabel) : undefined,
+          auth,
+          request,
+          reply,
+        };
+        const result = await route.handler(context);
+        if (reply.sent) return reply;
+        return reply.code(route.status ?? 200).send(result);
+      },
+    });
+    app.log.debug({ route: label }, 'route registered');
+  }
+  return app;
+}
+
+async function authorise(route: RouteSpec<any, any, any, any>, request: FastifyRequest, options: AppOptions) {
+  if (route.access === 'public') return undefined;
+  if (route.access === 'operator') {
+    if (!options.authenticateOperator) throw new OperatorAuthenticationRequired();
+    options.authenticateOperator(request);
+    return undefined;
+  }
+  if (!options.authenticate) throw new Error(`no authenticator configured for ${route.method} ${route.url}`);
+  return options.authenticate(request, route.access);
+}
