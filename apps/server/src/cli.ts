@@ -43,8 +43,9 @@ engineOptions(
     .option('-p, --port <port>', 'HTTP port (PORT, default 8787)')
     .option('--host <host>', 'address to bind (HOST, default 127.0.0.1)')
     .option('--admin-secret <secret>', 'operator secret (SIGHTLINE_ADMIN_SECRET; generated on first start if unset)')
-    .option('--trust-proxy', 'take the client IP from x-forwarded-for (SIGHTLINE_TRUST_PROXY)'),
-).action(async (flags: EngineFlags & { port?: string; host?: string; adminSecret?: string; trustProxy?: boolean }) => {
+    .option('--trust-proxy', 'take the client IP from x-forwarded-for (SIGHTLINE_TRUST_PROXY)')
+    .option('--demo', 'create a demo project (analytics on) on first start and print its keys'),
+).action(async (flags: EngineFlags & { port?: string; host?: string; adminSecret?: string; trustProxy?: boolean; demo?: boolean }) => {
   const config = loadConfig(process.env, {
     ...overridesFrom(flags),
     PORT: flags.port,
@@ -53,7 +54,7 @@ engineOptions(
     SIGHTLINE_TRUST_PROXY: flags.trustProxy ? 'true' : undefined,
   });
   const log = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY });
-  const server = await startServer(config, log);
+  const server = await startServer(config, log, { demo: flags.demo ?? false });
   installShutdown(server, log);
 });
 

@@ -1,10 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
-import { migrateAll, openEngines, type Engines } from './engines.ts';
+import { migrateAll, migrationStatus, openEngines, type Engines } from './engines.ts';
 import { buildApp } from './http/app.ts';
 import type { RouteSpec } from './http/route.ts';
 import { loadOrCreateAdminSecret } from './instance-secret.ts';
+import { activeKeyHashes, findProject } from './auth/projects.ts';
+import { createAuthenticator } from './auth/authenticate.ts';
+import { bundledCountryDatabase, openGeoIp } from './auth/geoip.ts';
+import { operatorAuthenticator } from './auth/operator.ts';
+import { authRoutes } from './auth/routes.ts';
+import { isSessionActive } from './auth/sessions.ts';
+import { createTokenIssuer, loadOrCreateSigningKey } from './auth/tokens.ts';
+import { ensureDemoProject } from './demo-project.ts';
+import { directEventSink } from './storage/clickhouse/events.ts';
 
 export const VERSION = '0.1.0';
 
@@ -21,6 +30,10 @@ export type Server = {
 export type StartOptions = {
   /** Listen on the configured port (default); false only builds the app (tests use inject). */
   listen?: boolean;
+  /** Create a demo project on first start and print its keys. */
+  demo?: boolean;
+  /** The clock, injectable for token-expiry tests. */
+  now?: () => number;
 };
 
 /**
@@ -46,10 +59,29 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       process.stdout.write(`\n  Operator secret: ${admin.secret}\n  (stored in ${admin.file})\n\n`);
     }
 
-    const routes: RouteSpec<any, any, any, any>[] = [];
+    const now = options.now ?? Date.now;
+    const tokens = createTokenIssuer({ key: await loadOrCreateSigningKey(config.dataDir), issuer: 'sightline', now });
+    const authenticator = createAuthenticator({
+      tokens,
+      now,
+      loadProject: async (projectId) =>
+        (await findProject(engines.postgres, projectId))
+          ? { keyHashes: await activeKeyHashes(engines.postgres, projectId) }
+          : undefined,
+      isSessionActive: (tenancy, refreshTokenId) => isSessionActive(engines.postgres, tenancy, refreshTokenId),
+    });
+    const geoip = await openGeoIp(config.geoipDb ?? bundledCountryDatabase());
+    const events = directEventSink(engines.clickhouse);
+
+    const routes: RouteSpec<any, any, any, any>[] = [
+      ...authRoutes({ postgres: engines.postgres, tokens, authenticator, geoip, events, trustProxy: config.trustProxy, log, now }),
+    ];
+    if (options.demo) await ensureDemoProject(engines.postgres, config.dataDir, log);
     app = await buildApp({
       logger: log,
       routes,
+      authenticate: authenticator.authenticate,
+      authenticateOperator: operatorAuthenticator(admin.secret),
       trustProxy: config.trustProxy,
       version: VERSION,
       ready: () => readiness(engines),
@@ -92,6 +124,11 @@ async function readiness(engines: Engines) {
   await Promise.all([
     probe('clickhouse', () => engines.clickhouse.query({ name: 'ready.ping', sql: 'SELECT 1 AS ok' })),
     probe('postgres', () => engines.postgres.execute('SELECT 1 AS ok')),
+    probe('migrations', async () => {
+      const status = await migrationStatus(engines);
+      const pending = [...status.postgres, ...status.clickhouse].filter((m) => m.status !== 'applied' && m.status !== 'skipped');
+      if (pending.length > 0) throw new Error(`not applied: ${pending.map((m) => m.name).join(', ')}`);
+    }),
   ]);
   return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
 }

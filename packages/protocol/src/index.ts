@@ -1,2 +1,5 @@
 export * from './errors.ts';
 export * from './headers.ts';
+export * from './projects.ts';
+export * from './sessions.ts';
+export * from './users.ts';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import secureJson from 'secure-json-parse';
 import type { Logger } from 'pino';
-import { API_PREFIX, HEADERS, OperatorAuthenticationRequired } from '@sightline/protocol';
+import { API_PREFIX, BodyParsingError, HEADERS, OperatorAuthenticationRequired } from '@sightline/protocol';
 import { installErrorHandling } from './errors.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import type { Authenticate, AuthenticateOperator, RouteSpec } from './route.ts';
@@ -19,7 +20,7 @@ export type AppOptions = {
   ready: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
   /** Take the client address from `x-forwarded-for`. */
   trustProxy?: boolean;
-  /** Include raw causes in 500 logs only; never in bodies. */
+  /** The service version shown in the OpenAPI document. */
   version?: string;
 };
 
@@ -32,9 +33,9 @@ export type AppOptions = {
  * const res = await app.inject({ method: 'GET', url: '/health' });
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({
+  // Typed as the base instance: pino's Logger is wider than FastifyBaseLogger.
+  const app: FastifyInstance = Fastify({
     loggerInstance: options.logger,
-    disableRequestLogging: false,
     bodyLimit: DEFAULT_BODY_LIMIT,
     trustProxy: options.trustProxy ?? false,
     requestIdHeader: false,
@@ -43,12 +44,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
-  });
+  }) as unknown as FastifyInstance;
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header(HEADERS.requestId, request.id);
   });
   installErrorHandling(app);
+  // An empty JSON body means "no body" (clients post `content-type: application/json`
+  // with nothing to refresh a session); `__proto__`/`constructor` keys are refused.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+    } catch (error) {
+      done(new BodyParsingError(`The request body is not valid JSON: ${(error as Error).message}`), undefined);
+    }
+  });
 
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/ready', async (_request, reply) => {

@@ -20,6 +20,7 @@ export type ClickHouseTarget =
   | { kind: 'server'; url: string; user: string; password: string; cluster?: string | undefined };
 
 type Params = Record<string, unknown>;
+type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
 
 export type QueryRequest<T> = {
   /** A stable name for logs and `log_comment`. */
@@ -85,7 +86,11 @@ export async function openClickHouse(target: ClickHouseTarget): Promise<ClickHou
     mkdirSync(target.dataDir, { recursive: true });
     const { createChdbConnection } = await import('chdb/connection');
     const dataDir = path.resolve(target.dataDir);
-    const connect = (): ClickHouseClient => createClient({ connection: createChdbConnection({ path: dataDir }) });
+    // chDB implements the Connection contract of the separately published
+    // @clickhouse/client-common, which @clickhouse/client bundles its own copy of:
+    // the shapes are identical, the declarations are not.
+    const connect = (): ClickHouseClient =>
+      createClient({ connection: createChdbConnection({ path: dataDir }) as unknown as ClientConnection });
     return new PooledClickHouse(
       { accessControl: false, onCluster: false, embedded: true },
       undefined,
