@@ -73,7 +73,11 @@ export function checkFile(relativeFile: string, source: string, options: ts.Comp
       });
     }
   }
-  const isTest = /\.(test|contract)\.ts$/.test(relativeFile) || relativeFile.startsWith('bench/') || relativeFile.startsWith('e2e/');
+  const isTest =
+    /\.(test|contract)\.ts$/.test(relativeFile) ||
+    /(^|\/)(testing\/|test-[^/]*\.ts$)/.test(relativeFile) ||
+    relativeFile.startsWith('bench/') ||
+    relativeFile.startsWith('e2e/');
   const readsEnv = /process\.env\b/.exec(source);
   if (readsEnv && !isTest && relativeFile.startsWith('apps/') && !relativeFile.endsWith(`${SERVER}/config.ts`)) {
     violations.push({ file: relativeFile, line: lineOf(readsEnv.index), message: 'only config.ts reads process.env' });

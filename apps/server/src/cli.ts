@@ -5,6 +5,7 @@ import { migrateAll, migrationStatus, openEngines } from './engines.ts';
 import { createLogger } from './logger.ts';
 import { installShutdown, startServer, VERSION } from './main.ts';
 import { printTable } from './cli-table.ts';
+import { openOperatorClient, type OperatorResponse } from './operator-client.ts';
 
 type EngineFlags = { dataDir?: string; clickhouseUrl?: string; databaseUrl?: string; logLevel?: string };
 
@@ -46,7 +47,7 @@ engineOptions(
     .option('--trust-proxy', 'take the client IP from x-forwarded-for (SIGHTLINE_TRUST_PROXY)')
     .option('--demo', 'create a demo project (analytics on) on first start and print its keys'),
 ).action(async (flags: EngineFlags & { port?: string; host?: string; adminSecret?: string; trustProxy?: boolean; demo?: boolean }) => {
-  const config = loadConfig(process.env, {
+  const config = loadConfig({
     ...overridesFrom(flags),
     PORT: flags.port,
     HOST: flags.host,
@@ -64,7 +65,7 @@ engineOptions(
     .description('apply pending Postgres and ClickHouse migrations, or list them with --status')
     .option('--status', 'list every migration and whether it is applied, without applying anything'),
 ).action(async (flags: EngineFlags & { status?: boolean }) => {
-  const config = loadConfig(process.env, overridesFrom(flags));
+  const config = loadConfig(overridesFrom(flags));
   const log = createLogger({ level: flags.logLevel ?? 'warn', pretty: process.stdout.isTTY });
   const engines = await openEngines(config, log);
   try {
@@ -93,6 +94,81 @@ engineOptions(
     await engines.close();
   }
 });
+
+/** Prints a known error's envelope and sets a failing exit code; true when the call succeeded. */
+function succeeded(response: OperatorResponse): boolean {
+  if (response.status < 300) return true;
+  const body = response.body as { code?: string; error?: string } | undefined;
+  console.error(`error ${response.status}${body?.code ? ` ${body.code}` : ''}: ${body?.error ?? JSON.stringify(body)}`);
+  process.exitCode = 1;
+  return false;
+}
+
+const project = program.command('project').description('manage projects (instance operator)');
+engineOptions(
+  project
+    .command('create')
+    .description('create a project and print its id and keys (shown once)')
+    .option('--name <name>', 'display name', 'Untitled project')
+    .option('--analytics', 'turn analytics on'),
+).action(async (flags: EngineFlags & { name: string; analytics?: boolean }) => {
+  const client = await openOperatorClient(loadConfig(overridesFrom(flags)));
+  try {
+    const response = await client.request('POST', '/api/v1/internal/projects', {
+      display_name: flags.name,
+      analytics: { enabled: flags.analytics ?? false },
+    });
+    if (succeeded(response)) console.log(JSON.stringify(response.body, null, 2));
+  } finally {
+    await client.close();
+  }
+});
+
+engineOptions(
+  program
+    .command('query')
+    .description("run SQL over one project's analytics (the tables events and users) and print a table")
+    .argument('<sql>', 'a ClickHouse SELECT, e.g. "SELECT event_type, count() FROM events GROUP BY event_type"')
+    .requiredOption('--project <id>', 'project id')
+    .option('--branch <id>', 'branch id', 'main')
+    .option('--param <name=value...>', 'query parameter for a {name:Type} placeholder (repeatable)')
+    .option('--timeout-ms <ms>', 'timeout in milliseconds (1000-120000)', '10000')
+    .option('--json', 'print the raw JSON response instead of a table'),
+).action(
+  async (
+    sql: string,
+    flags: EngineFlags & { project: string; branch: string; param?: string[]; timeoutMs: string; json?: boolean },
+  ) => {
+    const params = Object.fromEntries(
+      (flags.param ?? []).map((pair) => {
+        const at = pair.indexOf('=');
+        if (at <= 0) throw new Error(`--param expects name=value, got ${JSON.stringify(pair)}`);
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+    );
+    const client = await openOperatorClient(loadConfig(overridesFrom(flags)));
+    try {
+      const response = await client.request('POST', `/api/v1/internal/operator/projects/${encodeURIComponent(flags.project)}/query`, {
+        query: sql,
+        branch_id: flags.branch,
+        timeout_ms: Number(flags.timeoutMs),
+        ...(Object.keys(params).length > 0 ? { params } : {}),
+      });
+      if (!succeeded(response)) return;
+      const body = response.body as { result: Record<string, unknown>[]; stats: { read_rows: number; elapsed_ms: number } };
+      if (flags.json) {
+        console.log(JSON.stringify(body, null, 2));
+        return;
+      }
+      const columns = [...new Set(body.result.flatMap((row) => Object.keys(row)))];
+      const cell = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value) ?? '');
+      printTable(columns, body.result.map((row) => columns.map((c) => cell(row[c]))));
+      console.log(`read ${body.stats.read_rows} rows in ${body.stats.elapsed_ms} ms (${client.target})`);
+    } finally {
+      await client.close();
+    }
+  },
+);
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { ConfigError, loadConfig } from './config.ts';
 
 test('defaults run everything embedded under ./.sightline on 127.0.0.1:8787', () => {
-  const config = loadConfig({});
+  const config = loadConfig({}, {});
   assert.equal(config.port, 8787);
   assert.equal(config.host, '127.0.0.1');
   assert.equal(config.dataDir, path.resolve('.sightline'));
@@ -15,24 +15,24 @@ test('defaults run everything embedded under ./.sightline on 127.0.0.1:8787', ()
 });
 
 test('flags win over the environment', () => {
-  const config = loadConfig({ PORT: '9000', SIGHTLINE_TRUST_PROXY: 'false' }, { PORT: '9100', SIGHTLINE_TRUST_PROXY: 'true' });
+  const config = loadConfig({ PORT: '9100', SIGHTLINE_TRUST_PROXY: 'true' }, { PORT: '9000', SIGHTLINE_TRUST_PROXY: 'false' });
   assert.equal(config.port, 9100);
   assert.equal(config.trustProxy, true);
 });
 
 test('a bad value names the variable and the value', () => {
-  assert.throws(() => loadConfig({ PORT: 'eighty' }), (error: unknown) => {
+  assert.throws(() => loadConfig({}, { PORT: 'eighty' }), (error: unknown) => {
     assert.ok(error instanceof ConfigError);
     assert.match(error.message, /PORT: .*"eighty"/);
     return true;
   });
-  assert.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /DATABASE_URL: must be a postgres/);
-  assert.throws(() => loadConfig({ SIGHTLINE_ADMIN_SECRET: 'short' }), /SIGHTLINE_ADMIN_SECRET: must be at least 16/);
-  assert.throws(() => loadConfig({ SIGHTLINE_TRUST_PROXY: 'maybe' }), /SIGHTLINE_TRUST_PROXY/);
+  assert.throws(() => loadConfig({}, { DATABASE_URL: 'mysql://x' }), /DATABASE_URL: must be a postgres/);
+  assert.throws(() => loadConfig({}, { SIGHTLINE_ADMIN_SECRET: 'short' }), /SIGHTLINE_ADMIN_SECRET: must be at least 16/);
+  assert.throws(() => loadConfig({}, { SIGHTLINE_TRUST_PROXY: 'maybe' }), /SIGHTLINE_TRUST_PROXY/);
 });
 
 test('a ClickHouse server needs the limited user password for tenant queries', () => {
-  assert.throws(() => loadConfig({ CLICKHOUSE_URL: 'http://localhost:8123' }), /CLICKHOUSE_LIMITED_PASSWORD/);
-  const config = loadConfig({ CLICKHOUSE_URL: 'http://localhost:8123', CLICKHOUSE_LIMITED_PASSWORD: 'pw', CLICKHOUSE_CLUSTER: 'main' });
+  assert.throws(() => loadConfig({}, { CLICKHOUSE_URL: 'http://localhost:8123' }), /CLICKHOUSE_LIMITED_PASSWORD/);
+  const config = loadConfig({}, { CLICKHOUSE_URL: 'http://localhost:8123', CLICKHOUSE_LIMITED_PASSWORD: 'pw', CLICKHOUSE_CLUSTER: 'main' });
   assert.equal(config.clickhouse.cluster, 'main');
 });

@@ -66,12 +66,12 @@ export type ConfigOverrides = Partial<Record<keyof z.input<typeof envSchema>, st
  * Reads and validates the configuration once.
  *
  * @example
- * const config = loadConfig(process.env, { PORT: '9000' });
+ * const config = loadConfig({ PORT: '9000' });
  * config.port; // 9000
  */
 export function loadConfig(
-  env: Record<string, string | undefined> = process.env,
   overrides: ConfigOverrides = {},
+  env: Record<string, string | undefined> = process.env,
 ): Config {
   const merged: Record<string, string | undefined> = { ...env };
   for (const [key, value] of Object.entries(overrides)) {

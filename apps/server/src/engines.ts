@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { openClickHouse, type ClickHouse } from './storage/clickhouse/client.ts';
 import { clickHouseMigrationStatus, runClickHouseMigrations } from './storage/clickhouse/migrations.ts';
 import { openPostgres, type Postgres } from './storage/postgres/db.ts';
@@ -9,6 +10,10 @@ import { postgresMigrationStatus, runPostgresMigrations } from './storage/postgr
 export type Engines = {
   clickhouse: ClickHouse;
   postgres: Postgres;
+  /** The embedded chDB directory; undefined with a ClickHouse server. */
+  clickhouseDataDir: string | undefined;
+  /** Held while an embedded engine uses the data directory. */
+  dataDirLock: DataDirLock | undefined;
   close(): Promise<void>;
 };
 
@@ -22,12 +27,27 @@ const CLICKHOUSE_MIGRATION_LOCK = 'sightline:clickhouse-migrations';
  * @example
  * const engines = await openEngines(config, log);
  */
-export async function openEngines(config: Config, log: Logger): Promise<Engines> {
-  const postgres = await openPostgres(
-    config.databaseUrl
-      ? { kind: 'pg', url: config.databaseUrl }
-      : { kind: 'pglite', dataDir: path.join(config.dataDir, 'postgres') },
-  );
+export async function openEngines(
+  config: Config,
+  log: Logger,
+  options: { clickhouseDataDir?: string | undefined } = {},
+): Promise<Engines> {
+  const embedded = !config.databaseUrl || !config.clickhouse.url;
+  const dataDirLock = embedded ? lockDataDir(config.dataDir) : undefined;
+  let postgres: Postgres;
+  try {
+    postgres = await openPostgres(
+      config.databaseUrl
+        ? { kind: 'pg', url: config.databaseUrl }
+        : { kind: 'pglite', dataDir: path.join(config.dataDir, 'postgres') },
+    );
+  } catch (error) {
+    dataDirLock?.release();
+    throw error;
+  }
+  const clickhouseDataDir = config.clickhouse.url
+    ? undefined
+    : (options.clickhouseDataDir ?? path.join(config.dataDir, 'clickhouse'));
   let clickhouse: ClickHouse;
   try {
     clickhouse = await openClickHouse(
@@ -39,10 +59,11 @@ export async function openEngines(config: Config, log: Logger): Promise<Engines>
             password: config.clickhouse.password,
             cluster: config.clickhouse.cluster,
           }
-        : { kind: 'embedded', dataDir: path.join(config.dataDir, 'clickhouse') },
+        : { kind: 'embedded', dataDir: clickhouseDataDir ?? '' },
     );
   } catch (error) {
     await postgres.close();
+    dataDirLock?.release();
     throw error;
   }
   log.info(
@@ -56,8 +77,11 @@ export async function openEngines(config: Config, log: Logger): Promise<Engines>
   return {
     clickhouse,
     postgres,
+    clickhouseDataDir,
+    dataDirLock,
     async close() {
       await Promise.allSettled([clickhouse.close(), postgres.close()]);
+      dataDirLock?.release();
     },
   };
 }

@@ -14,6 +14,9 @@ import { isSessionActive } from './auth/sessions.ts';
 import { createTokenIssuer, loadOrCreateSigningKey } from './auth/tokens.ts';
 import { ensureDemoProject } from './demo-project.ts';
 import { directEventSink } from './storage/clickhouse/events.ts';
+import { queryRoutes } from './query/routes.ts';
+import { createQueryRunner } from './query/runner.ts';
+import { embeddedTenantReader, serverTenantReader, type TenantReader } from './query/tenant-reader.ts';
 
 export const VERSION = '0.1.0';
 
@@ -34,6 +37,8 @@ export type StartOptions = {
   demo?: boolean;
   /** The clock, injectable for token-expiry tests. */
   now?: () => number;
+  /** Embedded chDB directory when not `<dataDir>/clickhouse` (tests share one per process). */
+  clickhouseDataDir?: string;
 };
 
 /**
@@ -45,7 +50,7 @@ export type StartOptions = {
  */
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<Server> {
   const started = performance.now();
-  const engines = await openEngines(config, log);
+  const engines = await openEngines(config, log, { clickhouseDataDir: options.clickhouseDataDir });
   let app: FastifyInstance | undefined;
   try {
     const report = await migrateAll(engines, config, log);
@@ -73,8 +78,12 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     const geoip = await openGeoIp(config.geoipDb ?? bundledCountryDatabase());
     const events = directEventSink(engines.clickhouse);
 
+    const reader = await openTenantReader(config, engines);
+    const runner = createQueryRunner({ reader, log, development: config.nodeEnv !== 'production' });
+
     const routes: RouteSpec<any, any, any, any>[] = [
       ...authRoutes({ postgres: engines.postgres, tokens, authenticator, geoip, events, trustProxy: config.trustProxy, log, now }),
+      ...queryRoutes({ runner }),
     ];
     if (options.demo) await ensureDemoProject(engines.postgres, config.dataDir, log);
     app = await buildApp({
@@ -89,6 +98,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     let url = `http://${config.host}:${config.port}`;
     if (options.listen !== false) {
       url = await app.listen({ port: config.port, host: config.host });
+      // CLI commands find the running server here (see `sightline query`).
+      engines.dataDirLock?.update({ url });
     } else {
       await app.ready();
     }
@@ -100,6 +111,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       url,
       close: async () => {
         await server.app.close();
+        await reader.close();
         await engines.close();
       },
     };
@@ -109,6 +121,15 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     await engines.close();
     throw error;
   }
+}
+
+/** Tenant queries run on a reader of their own: engine arguments (chDB) or limited_user (server). */
+async function openTenantReader(config: Config, engines: Engines): Promise<TenantReader> {
+  if (engines.clickhouseDataDir) return embeddedTenantReader(engines.clickhouseDataDir);
+  if (!config.clickhouse.url || !config.clickhouse.limitedPassword) {
+    throw new Error('CLICKHOUSE_URL and CLICKHOUSE_LIMITED_PASSWORD are required for tenant queries on a server');
+  }
+  return serverTenantReader({ url: config.clickhouse.url, limitedPassword: config.clickhouse.limitedPassword });
 }
 
 async function readiness(engines: Engines) {
