@@ -22,6 +22,16 @@ export type Config = Readonly<{
   geoipDb: string | undefined;
   logLevel: string;
   nodeEnv: 'development' | 'production' | 'test';
+  ingest: Readonly<{
+    /** Group commit: flush at this many rows… */
+    flushRows: number;
+    /** …or after this many milliseconds. */
+    flushMs: number;
+    /** Rows waiting beyond which ingestion answers 503. */
+    maxQueuedRows: number;
+    /** Requests per second per project on the ingestion endpoints (0 = unlimited). */
+    rateLimit: number;
+  }>;
 }>;
 
 const booleanFlag = z
@@ -52,6 +62,10 @@ const envSchema = z.object({
   SIGHTLINE_GEOIP_DB: optionalString,
   SIGHTLINE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+  SIGHTLINE_INGEST_FLUSH_ROWS: z.coerce.number().int().min(1).max(100_000).default(5000),
+  SIGHTLINE_INGEST_FLUSH_MS: z.coerce.number().int().min(0).max(10_000).default(5),
+  SIGHTLINE_INGEST_MAX_QUEUED_ROWS: z.coerce.number().int().min(1).default(200_000),
+  SIGHTLINE_INGEST_RATE_LIMIT: z.coerce.number().min(0).default(1000),
 });
 
 /** Raised when an environment variable or flag holds a value the service cannot use. */
@@ -108,6 +122,12 @@ export function loadConfig(
     geoipDb: e.SIGHTLINE_GEOIP_DB,
     logLevel: e.SIGHTLINE_LOG_LEVEL,
     nodeEnv: e.NODE_ENV,
+    ingest: Object.freeze({
+      flushRows: e.SIGHTLINE_INGEST_FLUSH_ROWS,
+      flushMs: e.SIGHTLINE_INGEST_FLUSH_MS,
+      maxQueuedRows: e.SIGHTLINE_INGEST_MAX_QUEUED_ROWS,
+      rateLimit: e.SIGHTLINE_INGEST_RATE_LIMIT,
+    }),
   });
 }
 

@@ -13,7 +13,9 @@ import { authRoutes } from './auth/routes.ts';
 import { isSessionActive } from './auth/sessions.ts';
 import { createTokenIssuer, loadOrCreateSigningKey } from './auth/tokens.ts';
 import { ensureDemoProject } from './demo-project.ts';
-import { directEventSink } from './storage/clickhouse/events.ts';
+import { createRateLimiter } from './http/rate-limit.ts';
+import { createGroupCommitWriter, type GroupCommitWriter } from './ingest/group-commit-writer.ts';
+import { ingestRoutes } from './ingest/routes.ts';
 import { queryRoutes } from './query/routes.ts';
 import { createQueryRunner } from './query/runner.ts';
 import { embeddedTenantReader, serverTenantReader, type TenantReader } from './query/tenant-reader.ts';
@@ -52,6 +54,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const started = performance.now();
   const engines = await openEngines(config, log, { clickhouseDataDir: options.clickhouseDataDir });
   let app: FastifyInstance | undefined;
+  let writer: GroupCommitWriter | undefined;
   try {
     const report = await migrateAll(engines, config, log);
     const applied = [...report.postgres, ...report.clickhouse].filter((r) => r.status === 'applied').length;
@@ -69,20 +72,30 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     const authenticator = createAuthenticator({
       tokens,
       now,
-      loadProject: async (projectId) =>
-        (await findProject(engines.postgres, projectId))
-          ? { keyHashes: await activeKeyHashes(engines.postgres, projectId) }
-          : undefined,
+      loadProject: async (projectId) => {
+        const project = await findProject(engines.postgres, projectId);
+        if (!project) return undefined;
+        return { keyHashes: await activeKeyHashes(engines.postgres, projectId), analyticsEnabled: project.analyticsEnabled };
+      },
       isSessionActive: (tenancy, refreshTokenId) => isSessionActive(engines.postgres, tenancy, refreshTokenId),
     });
     const geoip = await openGeoIp(config.geoipDb ?? bundledCountryDatabase());
-    const events = directEventSink(engines.clickhouse);
+    const events = createGroupCommitWriter(engines.clickhouse.dedicated(), log, {
+      maxRows: config.ingest.flushRows,
+      maxWaitMs: config.ingest.flushMs,
+      maxQueuedRows: config.ingest.maxQueuedRows,
+      now,
+    });
+    const seeded = await events.seed();
+    log.info({ batches: seeded }, 'ingestion dedup window loaded');
+    writer = events;
 
     const reader = await openTenantReader(config, engines);
     const runner = createQueryRunner({ reader, log, development: config.nodeEnv !== 'production' });
 
     const routes: RouteSpec<any, any, any, any>[] = [
       ...authRoutes({ postgres: engines.postgres, tokens, authenticator, geoip, events, trustProxy: config.trustProxy, log, now }),
+      ...ingestRoutes({ events, postgres: engines.postgres, rateLimiter: createRateLimiter({ ratePerSecond: config.ingest.rateLimit }), now }),
       ...queryRoutes({ runner }),
     ];
     if (options.demo) await ensureDemoProject(engines.postgres, config.dataDir, log);
@@ -111,6 +124,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       url,
       close: async () => {
         await server.app.close();
+        await events.close();
         await reader.close();
         await engines.close();
       },
@@ -118,6 +132,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     return server;
   } catch (error) {
     await app?.close().catch(() => undefined);
+    await writer?.close().catch(() => undefined);
     await engines.close();
     throw error;
   }

@@ -173,6 +173,10 @@ export const UserAuthenticationRequired = defineKnownError('USER_AUTHENTICATION_
   401,
   'User authentication required for this endpoint.',
 ]);
+export const RefreshTokenIdRequired = defineKnownError('REFRESH_TOKEN_ID_REQUIRED', () => [
+  400,
+  'The access token carries no refresh token id; sign in again to get a session-bound token.',
+]);
 export const UserNotFound = defineKnownError('USER_NOT_FOUND', () => [404, 'User not found.']);
 export const ItemNotFound = defineKnownError('ITEM_NOT_FOUND', (itemId: string) => [
   404,

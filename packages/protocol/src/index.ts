@@ -3,3 +3,4 @@ export * from './headers.ts';
 export * from './projects.ts';
 export * from './sessions.ts';
 export * from './users.ts';
+export * from './events.ts';

@@ -33,7 +33,7 @@ const KEY_FOR: Record<AccessType, { header: string; kind: ProjectKeyKind }> = {
 };
 
 /** What the authenticator needs to know about a project, cached briefly. */
-export type ProjectCredentials = { keyHashes: Record<ProjectKeyKind, Buffer[]> };
+export type ProjectCredentials = { keyHashes: Record<ProjectKeyKind, Buffer[]>; analyticsEnabled: boolean };
 
 export type AuthenticatorDeps = {
   /** The project's active key hashes, or undefined when it does not exist. */
@@ -107,7 +107,12 @@ export function createAuthenticator(deps: AuthenticatorDeps): CachingAuthenticat
     if (!matchesAnyHash(presented, project.keyHashes[kind])) throw invalidKey(accessType, projectId);
     if (!allowed.includes(accessType)) throw new InsufficientAccessType(accessType, allowed);
 
-    const auth: { -readonly [K in keyof ProjectAuth]: ProjectAuth[K] } = { projectId, branchId, accessType };
+    const auth: { -readonly [K in keyof ProjectAuth]: ProjectAuth[K] } = {
+      projectId,
+      branchId,
+      accessType,
+      analyticsEnabled: project.analyticsEnabled,
+    };
     const accessToken = header(HEADERS.accessToken);
     if (accessToken) {
       const claims = await deps.tokens.verify(accessToken, projectId);

@@ -131,6 +131,7 @@ export function authRoutes(deps: AuthRoutesDeps): RouteSpec<any, any, any, any>[
           analyticsEnabled: body.analytics?.enabled,
         });
         if (!project) throw new CurrentProjectNotFound(projectId);
+        deps.authenticator.forgetProject(projectId);
         return projectRead(project);
       },
     }),

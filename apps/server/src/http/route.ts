@@ -13,6 +13,8 @@ export type ProjectAuth = Readonly<{
   projectId: string;
   branchId: string;
   accessType: AccessType;
+  /** Whether the project has analytics turned on (cached for a few seconds). */
+  analyticsEnabled: boolean;
   /** Present when the request carried a valid user access token. */
   user?: Readonly<{ id: string; refreshTokenId: string | undefined; isAnonymous: boolean }>;
 }>;

@@ -40,8 +40,10 @@ export function describeIssue(root: string, issue: Issue): string {
     case 'invalid_union':
       return `${path} is invalid`;
     default:
-      // Custom and format checks carry their own message, e.g. "Invalid batch_id".
-      return issue.message.startsWith('Invalid input') ? `${path} is invalid` : issue.message;
+      // Custom and format checks carry their own message, e.g. "Invalid batch_id";
+      // `{path}` in it stands for the field's path.
+      if (issue.message.startsWith('Invalid input')) return `${path} is invalid`;
+      return issue.message.replaceAll('{path}', path);
   }
 }
 

@@ -17,13 +17,16 @@ export type EventRow = {
   session_replay_segment_id: string | null;
 };
 
+export type WriteResult = { inserted: number; deduped: boolean };
+
 /**
  * Where capabilities hand event rows for durable storage. The promise resolves
- * once the rows are in the engine. Implemented by the group-commit writer
- * (ingest) and by {@link directEventSink}.
+ * once the rows are in the engine. With a `dedupKey` (tenancy + batch id) a
+ * batch already written is not written again: the result says `deduped`.
+ * Implemented by the group-commit writer (ingest) and by {@link directEventSink}.
  */
 export interface EventSink {
-  write(rows: readonly EventRow[], options?: { dedupKey?: string }): Promise<void>;
+  write(rows: readonly EventRow[], options?: { dedupKey?: string }): Promise<WriteResult>;
 }
 
 /**
@@ -36,7 +39,7 @@ export interface EventSink {
 export function directEventSink(ch: ClickHouse): EventSink {
   return {
     async write(rows, options) {
-      if (rows.length === 0) return;
+      if (rows.length === 0) return { inserted: 0, deduped: false };
       await ch.insert({
         name: 'events.insert',
         table: EVENTS_TABLE,
@@ -45,6 +48,7 @@ export function directEventSink(ch: ClickHouse): EventSink {
           ...(options?.dedupKey ? { insert_deduplication_token: options.dedupKey } : {}),
         },
       });
+      return { inserted: rows.length, deduped: false };
     },
   };
 }

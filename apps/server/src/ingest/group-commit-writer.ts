@@ -1,0 +1,184 @@
+import type { Logger } from 'pino';
+import { ServiceUnavailable } from '@sightline/protocol';
+import type { ClickHouse } from '../storage/clickhouse/client.ts';
+import type { Settings } from '../storage/clickhouse/settings.ts';
+import { EVENTS_TABLE, type EventRow, type EventSink, type WriteResult } from '../storage/clickhouse/events.ts';
+import { RecentBatches } from './recent-batches.ts';
+
+export type GroupCommitOptions = {
+  /** Flush once this many rows are waiting (default 5000). */
+  maxRows?: number;
+  /** …or this many bytes of JSONEachRow (default 8 MiB; chDB parses slower above 10 MiB). */
+  maxBytes?: number;
+  /** …or when the oldest waiting request has waited this long (default 5 ms). */
+  maxWaitMs?: number;
+  /** Waiting rows beyond which new requests are refused with 503 (default 200 000). */
+  maxQueuedRows?: number;
+  /** How long a batch id is remembered for deduplication (default 1 hour). */
+  dedupWindowMs?: number;
+  now?: () => number;
+};
+
+type Request = {
+  lines: Buffer;
+  rows: number;
+  dedupKey: string | undefined;
+  resolve: (result: WriteResult) => void;
+  reject: (error: unknown) => void;
+};
+
+export type GroupCommitWriter = EventSink & {
+  /** Reads the batches of the dedup window from the table (call once at start-up). */
+  seed(): Promise<number>;
+  /** Writes everything still waiting, then stops accepting. */
+  close(): Promise<void>;
+  readonly stats: { inserts: number; rows: number; queuedRows: number };
+};
+
+/**
+ * Group commit: requests that arrive together become one engine insert on a
+ * dedicated connection, and each request is answered only after the insert
+ * holding its rows returned. Batches carry a dedup key (tenancy + batch id):
+ * a key seen within the window, or still in flight, is not written again.
+ *
+ * @example
+ * const writer = createGroupCommitWriter(ch.dedicated(), log);
+ * await writer.seed();
+ * await writer.write(rows, { dedupKey: `${projectId}:${branchId}:${batchId}` });
+ */
+export function createGroupCommitWriter(ch: ClickHouse, log: Logger, options: GroupCommitOptions = {}): GroupCommitWriter {
+  const maxRows = options.maxRows ?? 5000;
+  const maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
+  const maxWaitMs = options.maxWaitMs ?? 5;
+  const maxQueuedRows = options.maxQueuedRows ?? 200_000;
+  const dedupWindowMs = options.dedupWindowMs ?? 3600_000;
+  const now = options.now ?? Date.now;
+  // On a server, ClickHouse merges concurrent inserts itself; chDB does not buffer.
+  const insertSettings: Settings = ch.capabilities.embedded ? {} : { async_insert: 1, wait_for_async_insert: 1 };
+
+  const recent = new RecentBatches(dedupWindowMs, 2_000_000, now);
+  const inFlight = new Map<string, Promise<WriteResult>>();
+  let queue: Request[] = [];
+  let queuedRows = 0;
+  let queuedBytes = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let inserting: Promise<void> | undefined;
+  let closed = false;
+  const stats = { inserts: 0, rows: 0, queuedRows: 0 };
+
+  const schedule = () => {
+    if (inserting) return; // the running insert flushes again when it returns
+    if (queuedRows >= maxRows || queuedBytes >= maxBytes) {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      void flush();
+    } else if (!timer && queue.length > 0) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        void flush();
+      }, maxWaitMs);
+    }
+  };
+
+  const flush = async (): Promise<void> => {
+    if (inserting || queue.length === 0) return;
+    // Whole requests, up to the size limits (one request may exceed them alone).
+    const taken: Request[] = [];
+    let rows = 0;
+    let bytes = 0;
+    while (queue.length > 0 && (taken.length === 0 || (rows + queue[0]!.rows <= maxRows && bytes + queue[0]!.lines.length <= maxBytes))) {
+      const next = queue.shift()!;
+      taken.push(next);
+      rows += next.rows;
+      bytes += next.lines.length;
+    }
+    queuedRows -= rows;
+    queuedBytes -= bytes;
+    stats.queuedRows = queuedRows;
+    inserting = (async () => {
+      try {
+        await ch.insert({
+          name: 'ingest.group-commit',
+          table: EVENTS_TABLE,
+          values: Buffer.concat(taken.map((r) => r.lines)),
+          settings: insertSettings,
+        });
+        stats.inserts++;
+        stats.rows += rows;
+        const at = now();
+        for (const request of taken) {
+          if (request.dedupKey) recent.remember(request.dedupKey, request.rows, at);
+          request.resolve({ inserted: request.rows, deduped: false });
+        }
+      } catch (error) {
+        log.error({ err: error, rows, requests: taken.length }, 'group-commit insert failed');
+        for (const request of taken) request.reject(error);
+      }
+    })();
+    await inserting;
+    inserting = undefined;
+    // Requests that queued during the insert have waited long enough: go again.
+    if (queue.length > 0) void flush();
+  };
+
+  const enqueue = (rows: readonly EventRow[], dedupKey: string | undefined): Promise<WriteResult> => {
+    if (closed) return Promise.reject(new ServiceUnavailable(1, 'The server is shutting down.'));
+    if (queuedRows + rows.length > maxQueuedRows) {
+      return Promise.reject(new ServiceUnavailable(1, 'Ingestion is busy: the write queue is full.'));
+    }
+    const batchId = dedupKey ? dedupKey.slice(dedupKey.lastIndexOf(':') + 1) : null;
+    const lines = Buffer.from(rows.map((row) => `${JSON.stringify({ ...row, batch_id: batchId })}\n`).join(''));
+    return new Promise<WriteResult>((resolve, reject) => {
+      queue.push({ lines, rows: rows.length, dedupKey, resolve, reject });
+      queuedRows += rows.length;
+      queuedBytes += lines.length;
+      stats.queuedRows = queuedRows;
+      schedule();
+    });
+  };
+
+  return {
+    stats,
+
+    async write(rows, writeOptions = {}) {
+      if (rows.length === 0) return { inserted: 0, deduped: false };
+      const key = writeOptions.dedupKey;
+      if (!key) return enqueue(rows, undefined);
+      const done = recent.get(key);
+      if (done !== undefined) return { inserted: done, deduped: true };
+      const pending = inFlight.get(key);
+      if (pending) return pending.then((result) => ({ ...result, deduped: true }));
+      const promise = enqueue(rows, key);
+      inFlight.set(key, promise);
+      promise.then(
+        () => inFlight.delete(key),
+        () => inFlight.delete(key),
+      );
+      return promise;
+    },
+
+    async seed() {
+      const rows = await ch.query<{ project_id: string; branch_id: string; batch_id: string; n: string; at: string }>({
+        name: 'ingest.seed-recent-batches',
+        sql: `SELECT project_id, branch_id, batch_id, count() AS n, toUnixTimestamp64Milli(max(created_at)) AS at
+              FROM ${EVENTS_TABLE}
+              WHERE batch_id IS NOT NULL AND created_at > now64(3) - toIntervalMillisecond({window:UInt64})
+              GROUP BY project_id, branch_id, batch_id
+              ORDER BY at`,
+        params: { window: dedupWindowMs },
+      });
+      for (const row of rows) recent.remember(`${row.project_id}:${row.branch_id}:${row.batch_id}`, Number(row.n), Number(row.at));
+      return rows.length;
+    },
+
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      while (inserting || queue.length > 0) {
+        if (inserting) await inserting;
+        else await flush();
+      }
+    },
+  };
+}
