@@ -1,0 +1,3 @@
+import { runIngestSuite } from './ingest.suite.ts';
+
+runIngestSuite('pglite');
