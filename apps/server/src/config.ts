@@ -32,6 +32,12 @@ export type Config = Readonly<{
     /** Requests per second per project on the ingestion endpoints (0 = unlimited). */
     rateLimit: number;
   }>;
+  query: Readonly<{
+    /** Tenant queries in flight per project… */
+    perProjectConcurrency: number;
+    /** …and in the whole server, so one tenant cannot starve ingestion. */
+    serverConcurrency: number;
+  }>;
 }>;
 
 const booleanFlag = z
@@ -66,6 +72,8 @@ const envSchema = z.object({
   SIGHTLINE_INGEST_FLUSH_MS: z.coerce.number().int().min(0).max(10_000).default(5),
   SIGHTLINE_INGEST_MAX_QUEUED_ROWS: z.coerce.number().int().min(1).default(200_000),
   SIGHTLINE_INGEST_RATE_LIMIT: z.coerce.number().min(0).default(1000),
+  SIGHTLINE_QUERY_CONCURRENCY_PER_PROJECT: z.coerce.number().int().min(1).default(4),
+  SIGHTLINE_QUERY_CONCURRENCY: z.coerce.number().int().min(1).default(8),
 });
 
 /** Raised when an environment variable or flag holds a value the service cannot use. */
@@ -127,6 +135,10 @@ export function loadConfig(
       flushMs: e.SIGHTLINE_INGEST_FLUSH_MS,
       maxQueuedRows: e.SIGHTLINE_INGEST_MAX_QUEUED_ROWS,
       rateLimit: e.SIGHTLINE_INGEST_RATE_LIMIT,
+    }),
+    query: Object.freeze({
+      perProjectConcurrency: e.SIGHTLINE_QUERY_CONCURRENCY_PER_PROJECT,
+      serverConcurrency: e.SIGHTLINE_QUERY_CONCURRENCY,
     }),
   });
 }

@@ -18,6 +18,7 @@ import { createGroupCommitWriter, type GroupCommitWriter } from './ingest/group-
 import { ingestRoutes } from './ingest/routes.ts';
 import { queryRoutes } from './query/routes.ts';
 import { createQueryRunner } from './query/runner.ts';
+import { openStatementClassifier, type StatementClassifier } from './query/statement-classifier.ts';
 import { embeddedTenantReader, serverTenantReader, type TenantReader } from './query/tenant-reader.ts';
 
 export const VERSION = '0.1.0';
@@ -55,6 +56,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const engines = await openEngines(config, log, { clickhouseDataDir: options.clickhouseDataDir });
   let app: FastifyInstance | undefined;
   let writer: GroupCommitWriter | undefined;
+  let classifier: StatementClassifier | undefined;
   try {
     const report = await migrateAll(engines, config, log);
     const applied = [...report.postgres, ...report.clickhouse].filter((r) => r.status === 'applied').length;
@@ -91,7 +93,15 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     writer = events;
 
     const reader = await openTenantReader(config, engines);
-    const runner = createQueryRunner({ reader, log, development: config.nodeEnv !== 'production' });
+    classifier = openStatementClassifier(engines.clickhouseDataDir);
+    const runner = createQueryRunner({
+      reader,
+      classifier,
+      log,
+      development: config.nodeEnv !== 'production',
+      perProjectConcurrency: config.query.perProjectConcurrency,
+      serverConcurrency: config.query.serverConcurrency,
+    });
 
     const routes: RouteSpec<any, any, any, any>[] = [
       ...authRoutes({ postgres: engines.postgres, tokens, authenticator, geoip, events, trustProxy: config.trustProxy, log, now }),
@@ -126,6 +136,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
         await server.app.close();
         await events.close();
         await reader.close();
+        classifier?.close();
         await engines.close();
       },
     };
@@ -133,6 +144,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   } catch (error) {
     await app?.close().catch(() => undefined);
     await writer?.close().catch(() => undefined);
+    classifier?.close();
     await engines.close();
     throw error;
   }

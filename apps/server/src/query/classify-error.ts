@@ -27,10 +27,11 @@ export function classifyClickHouseError(
 }
 
 /** Drops the engine's stack-trace tail and version banner from a message. */
-function cleanMessage(message: string): string {
+export function cleanMessage(message: string): string {
   return message
-    .replace(/^Code: \d+\. DB::Exception: /, '')
-    .replace(/\s*\(version [^)]*\)\s*$/, '')
     .replace(/\.?\s*Stack trace:[\s\S]*$/, '')
+    .replace(/Code: \d+\. DB::Exception: /g, '')
+    .replace(/\s*\(version [^)]*\)/g, '')
+    .replace(/(\([A-Z_]+\))\.\s*\1\s*$/, '$1')
     .trim();
 }

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { defineRoute, type RouteSpec } from '../http/route.ts';
+import { defineRoute, type ProjectAuth, type RouteSpec } from '../http/route.ts';
 import type { QueryRunner } from './runner.ts';
 
 export const queryBodySchema = z
   .object({
-    query: z.string().min(1).max(100_000),
+    query: z.string().max(100_000),
     params: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.unknown()).optional(),
     timeout_ms: z.number().int().min(1000).max(120_000).default(10_000),
   })
@@ -16,6 +16,8 @@ export const queryResultSchema = z.object({
   stats: z.object({ read_rows: z.number(), read_bytes: z.number(), elapsed_ms: z.number() }),
 });
 
+const SERVER_PLUS = ['server', 'admin'] as const;
+
 /**
  * The operator's query route: SQL on one tenancy's analytics, used by
  * `sightline query` while a server holds the embedded data directory.
@@ -24,7 +26,32 @@ export const queryResultSchema = z.object({
  * const routes = queryRoutes({ runner });
  */
 export function queryRoutes(deps: { runner: QueryRunner }): RouteSpec<any, any, any, any>[] {
+  const tenancyOf = (auth: ProjectAuth | undefined) => {
+    if (!auth) throw new Error('query route without project authentication');
+    return { projectId: auth.projectId, branchId: auth.branchId };
+  };
   return [
+    defineRoute({
+      method: 'POST',
+      url: '/internal/analytics/query',
+      summary: "Run ClickHouse SQL over the tenancy's events and users (isolated, read-only, limited)",
+      tags: ['analytics'],
+      access: ['admin'],
+      body: queryBodySchema,
+      response: queryResultSchema,
+      handler: async ({ auth, body }) =>
+        deps.runner.run(tenancyOf(auth), { query: body.query, params: body.params, timeoutMs: body.timeout_ms }),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/internal/analytics/query/timing',
+      summary: 'CPU and wall-clock time of a finished query of this tenancy',
+      tags: ['analytics'],
+      access: SERVER_PLUS,
+      body: z.object({ query_id: z.string().min(1).max(200) }).strict(),
+      response: z.object({ stats: z.object({ cpu_time: z.number(), wall_clock_time: z.number() }) }),
+      handler: async ({ auth, body }) => ({ stats: deps.runner.timing(tenancyOf(auth), body.query_id) }),
+    }),
     defineRoute({
       method: 'POST',
       url: '/internal/operator/projects/:project_id/query',

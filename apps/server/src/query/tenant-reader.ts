@@ -30,6 +30,8 @@ export const DEFAULT_LIMITS: Omit<ReaderLimits, 'timeoutMs'> = {
  */
 export interface TenantReader {
   run(tenancy: Tenancy, sql: string, params: Record<string, unknown>, limits: ReaderLimits): Promise<ReaderResult>;
+  /** Runs an `EXPLAIN …` of a tenant query on the same confined connection; returns its text. */
+  explain(tenancy: Tenancy, sql: string, params: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -64,22 +66,24 @@ export function tenantTableFilters(tenancy: Tenancy): string {
  */
 export async function embeddedTenantReader(dataDir: string): Promise<TenantReader> {
   const { Session } = (await import('chdb')) as { Session: typeof ChdbSession };
+  const open = (tenancy: Tenancy, limits: ReaderLimits) =>
+    new Session(dataDir, {
+      connectionArgs: [
+        '--readonly=1',
+        `--additional_table_filters=${tenantTableFilters(tenancy)}`,
+        `--max_execution_time=${Math.ceil(limits.timeoutMs / 1000)}`,
+        '--timeout_overflow_mode=throw',
+        `--max_result_rows=${limits.maxResultRows}`,
+        `--max_result_bytes=${limits.maxResultBytes}`,
+        '--result_overflow_mode=throw',
+        `--max_memory_usage=${limits.maxMemoryUsage}`,
+        `--max_rows_to_read=${limits.maxRowsToRead}`,
+        '--output_format_json_quote_64bit_integers=0',
+      ],
+    });
   return {
     async run(tenancy, sql, params, limits) {
-      const session = new Session(dataDir, {
-        connectionArgs: [
-          '--readonly=1',
-          `--additional_table_filters=${tenantTableFilters(tenancy)}`,
-          `--max_execution_time=${Math.ceil(limits.timeoutMs / 1000)}`,
-          '--timeout_overflow_mode=throw',
-          `--max_result_rows=${limits.maxResultRows}`,
-          `--max_result_bytes=${limits.maxResultBytes}`,
-          '--result_overflow_mode=throw',
-          `--max_memory_usage=${limits.maxMemoryUsage}`,
-          `--max_rows_to_read=${limits.maxRowsToRead}`,
-          '--output_format_json_quote_64bit_integers=0',
-        ],
-      });
+      const session = open(tenancy, limits);
       try {
         const result = await session.queryBindAsync(sql, params, { format: 'JSONEachRow' });
         const text = result.text();
@@ -87,6 +91,14 @@ export async function embeddedTenantReader(dataDir: string): Promise<TenantReade
           rows: text.length === 0 ? [] : text.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>),
           stats: { read_rows: result.rowsRead, read_bytes: result.bytesRead, elapsed_ms: Math.round(result.elapsed * 1000) },
         };
+      } finally {
+        session.close();
+      }
+    },
+    async explain(tenancy, sql, params) {
+      const session = open(tenancy, { ...DEFAULT_LIMITS, timeoutMs: 10_000 });
+      try {
+        return (await session.queryBindAsync(sql, params, { format: 'TSVRaw' })).text();
       } finally {
         session.close();
       }
@@ -131,6 +143,18 @@ export function serverTenantReader(options: { url: string; limitedPassword: stri
           elapsed_ms: Math.round(performance.now() - started),
         },
       };
+    },
+    async explain(tenancy, sql, params) {
+      const result = await client.query({
+        query: sql,
+        query_params: params,
+        format: 'TabSeparatedRaw',
+        clickhouse_settings: { readonly: '1', SQL_project_id: tenancy.projectId, SQL_branch_id: tenancy.branchId } as Record<
+          string,
+          string
+        >,
+      });
+      return result.text();
     },
     close: () => client.close(),
   };
