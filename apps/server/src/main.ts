@@ -17,6 +17,7 @@ import { createRateLimiter } from './http/rate-limit.ts';
 import { createGroupCommitWriter, type GroupCommitWriter } from './ingest/group-commit-writer.ts';
 import { ingestRoutes } from './ingest/routes.ts';
 import { queryRoutes } from './query/routes.ts';
+import { verifyServerAccessControl } from './query/access-control.ts';
 import { createQueryRunner } from './query/runner.ts';
 import { openStatementClassifier, type StatementClassifier } from './query/statement-classifier.ts';
 import { embeddedTenantReader, serverTenantReader, type TenantReader } from './query/tenant-reader.ts';
@@ -94,6 +95,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
 
     const reader = await openTenantReader(config, engines);
     classifier = openStatementClassifier(engines.clickhouseDataDir);
+    const drift = engines.clickhouse.capabilities.accessControl ? await verifyServerAccessControl(engines.clickhouse) : [];
+    if (drift.length > 0) log.error({ drift }, 'ClickHouse access control drifted: tenant queries are refused');
     const runner = createQueryRunner({
       reader,
       classifier,
@@ -101,6 +104,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       development: config.nodeEnv !== 'production',
       perProjectConcurrency: config.query.perProjectConcurrency,
       serverConcurrency: config.query.serverConcurrency,
+      disabledReason: drift.length > 0 ? `ClickHouse access control drifted (${drift.join('; ')})` : undefined,
     });
 
     const routes: RouteSpec<any, any, any, any>[] = [

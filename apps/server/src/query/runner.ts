@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { AnalyticsQueryError, ItemNotFound, RateLimited } from '@sightline/protocol';
+import { AnalyticsQueryError, ItemNotFound, RateLimited, ServiceUnavailable } from '@sightline/protocol';
 import { classifyClickHouseError } from './classify-error.ts';
 import type { StatementClassifier } from './statement-classifier.ts';
 import { DEFAULT_LIMITS, type Tenancy, type TenantReader } from './tenant-reader.ts';
@@ -31,6 +31,8 @@ export type QueryRunnerDeps = {
   /** Queries in flight per project (default 4) and in the whole server (default 8). */
   perProjectConcurrency?: number;
   serverConcurrency?: number;
+  /** Why tenant queries must be refused (e.g. drifted access control on a server). */
+  disabledReason?: string | undefined;
 };
 
 const TIMINGS_KEPT = 10_000;
@@ -76,6 +78,7 @@ export function createQueryRunner(deps: QueryRunnerDeps): QueryRunner {
 
   return {
     async run(tenancy, input) {
+      if (deps.disabledReason) throw new ServiceUnavailable(60, `Tenant queries are disabled: ${deps.disabledReason}.`);
       const queryId = `${tenancy.projectId}:${tenancy.branchId}:${randomUUID()}`;
       const sql = input.query.trim().replace(/;\s*$/, '');
       if (sql === '') throw new AnalyticsQueryError('The query is empty.');
