@@ -6,6 +6,7 @@ import { createLogger } from './logger.ts';
 import { installShutdown, startServer, VERSION } from './main.ts';
 import { printTable } from './cli-table.ts';
 import { openOperatorClient, type OperatorResponse } from './operator-client.ts';
+import { SingleBar, Presets } from 'cli-progress';
 
 type EngineFlags = { dataDir?: string; clickhouseUrl?: string; databaseUrl?: string; logLevel?: string };
 
@@ -169,6 +170,73 @@ engineOptions(
     }
   },
 );
+
+const sync = program.command('sync').description('the users mirror from Postgres to ClickHouse');
+engineOptions(sync.command('run').description('sequence and mirror every pending change now, then print what was done')).action(
+  async (flags: EngineFlags) => {
+    const client = await openOperatorClient(loadConfig(overridesFrom(flags)));
+    try {
+      const response = await client.request('POST', '/api/v1/internal/operator/sync/run');
+      if (succeeded(response)) console.log(JSON.stringify(response.body));
+    } finally {
+      await client.close();
+    }
+  },
+);
+
+type VerifyPage = {
+  checked: number;
+  total: number;
+  next_cursor: string | null;
+  differences: { id: string; kind: string; fields?: { field: string; postgres: unknown; clickhouse: unknown }[] }[];
+};
+
+engineOptions(
+  program
+    .command('verify')
+    .description('compare users in Postgres and ClickHouse row by row; exit 1 on any difference')
+    .option('--project <id>', 'only this project (default: every project)')
+    .option('--branch <id>', 'branch id (with --project)', 'main')
+    .option('--page-size <n>', 'users compared per request', '1000'),
+).action(async (flags: EngineFlags & { project?: string; branch: string; pageSize: string }) => {
+  const client = await openOperatorClient(loadConfig(overridesFrom(flags)));
+  let differences = 0;
+  try {
+    let tenancies: { project_id: string; branch_id: string }[];
+    if (flags.project) tenancies = [{ project_id: flags.project, branch_id: flags.branch }];
+    else {
+      const response = await client.request('GET', '/api/v1/internal/operator/sync/tenancies');
+      if (!succeeded(response)) return;
+      tenancies = (response.body as { tenancies: typeof tenancies }).tenancies;
+    }
+    for (const tenancy of tenancies) {
+      const bar = new SingleBar({ format: `${tenancy.project_id}/${tenancy.branch_id} [{bar}] {value}/{total} users`, stream: process.stderr }, Presets.shades_classic);
+      let cursor: string | null = null;
+      let checked = 0;
+      do {
+        const query = new URLSearchParams({ branch_id: tenancy.branch_id, limit: flags.pageSize, ...(cursor ? { cursor } : {}) });
+        const response = await client.request('GET', `/api/v1/internal/operator/projects/${tenancy.project_id}/sync/verify?${query}`);
+        if (!succeeded(response)) return;
+        const page = response.body as VerifyPage;
+        if (checked === 0) bar.start(page.total, 0);
+        checked += page.checked;
+        bar.update(checked);
+        for (const difference of page.differences) {
+          differences++;
+          bar.stop();
+          const fields = difference.fields?.map((f) => `${f.field}: postgres=${JSON.stringify(f.postgres)} clickhouse=${JSON.stringify(f.clickhouse)}`);
+          console.log(`${tenancy.project_id}/${tenancy.branch_id} user ${difference.id}: ${difference.kind}${fields ? ` (${fields.join('; ')})` : ''}`);
+        }
+        cursor = page.next_cursor;
+      } while (cursor);
+      bar.stop();
+    }
+    console.log(differences === 0 ? `verified ${tenancies.length} tenancies: no differences` : `${differences} difference(s)`);
+    if (differences > 0) process.exitCode = 1;
+  } finally {
+    await client.close();
+  }
+});
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -17,8 +17,11 @@ import { createRateLimiter } from './http/rate-limit.ts';
 import { createGroupCommitWriter, type GroupCommitWriter } from './ingest/group-commit-writer.ts';
 import { ingestRoutes } from './ingest/routes.ts';
 import { queryRoutes } from './query/routes.ts';
+import { savedQueryRoutes } from './query/saved-queries-routes.ts';
 import { verifyServerAccessControl } from './query/access-control.ts';
 import { createQueryRunner } from './query/runner.ts';
+import { syncRoutes } from './sync/routes.ts';
+import { createSyncScheduler, type SyncScheduler } from './sync/scheduler.ts';
 import { openStatementClassifier, type StatementClassifier } from './query/statement-classifier.ts';
 import { embeddedTenantReader, serverTenantReader, type TenantReader } from './query/tenant-reader.ts';
 
@@ -43,6 +46,8 @@ export type StartOptions = {
   now?: () => number;
   /** Embedded chDB directory when not `<dataDir>/clickhouse` (tests share one per process). */
   clickhouseDataDir?: string;
+  /** Run the users sync in the background (default); false leaves it to explicit runs. */
+  backgroundSync?: boolean;
 };
 
 /**
@@ -58,6 +63,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   let app: FastifyInstance | undefined;
   let writer: GroupCommitWriter | undefined;
   let classifier: StatementClassifier | undefined;
+  let sync: SyncScheduler | undefined;
   try {
     const report = await migrateAll(engines, config, log);
     const applied = [...report.postgres, ...report.clickhouse].filter((r) => r.status === 'applied').length;
@@ -80,7 +86,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
         if (!project) return undefined;
         return { keyHashes: await activeKeyHashes(engines.postgres, projectId), analyticsEnabled: project.analyticsEnabled };
       },
-      isSessionActive: (tenancy, refreshTokenId) => isSessionActive(engines.postgres, tenancy, refreshTokenId),
+      isSessionActive: (tenancy, refreshTokenId) =>
+        isSessionActive(engines.postgres, tenancy, refreshTokenId, new Date(now())),
     });
     const geoip = await openGeoIp(config.geoipDb ?? bundledCountryDatabase());
     const events = createGroupCommitWriter(engines.clickhouse.dedicated(), log, {
@@ -92,6 +99,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     const seeded = await events.seed();
     log.info({ batches: seeded }, 'ingestion dedup window loaded');
     writer = events;
+
+    sync = createSyncScheduler(engines.postgres, engines.clickhouse, log);
+    if (options.backgroundSync !== false) await sync.start();
 
     const reader = await openTenantReader(config, engines);
     classifier = openStatementClassifier(engines.clickhouseDataDir);
@@ -108,9 +118,11 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     });
 
     const routes: RouteSpec<any, any, any, any>[] = [
-      ...authRoutes({ postgres: engines.postgres, tokens, authenticator, geoip, events, trustProxy: config.trustProxy, log, now }),
+      ...authRoutes({ postgres: engines.postgres, tokens, authenticator, geoip, events, log, now }),
       ...ingestRoutes({ events, postgres: engines.postgres, rateLimiter: createRateLimiter({ ratePerSecond: config.ingest.rateLimit }), now }),
       ...queryRoutes({ runner }),
+      ...syncRoutes({ postgres: engines.postgres, clickhouse: engines.clickhouse, scheduler: sync }),
+      ...savedQueryRoutes({ postgres: engines.postgres }),
     ];
     if (options.demo) await ensureDemoProject(engines.postgres, config.dataDir, log);
     app = await buildApp({
@@ -138,6 +150,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       url,
       close: async () => {
         await server.app.close();
+        await sync?.stop();
         await events.close();
         await reader.close();
         classifier?.close();
@@ -147,6 +160,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     return server;
   } catch (error) {
     await app?.close().catch(() => undefined);
+    await sync?.stop().catch(() => undefined);
     await writer?.close().catch(() => undefined);
     classifier?.close();
     await engines.close();

@@ -50,7 +50,7 @@ export async function openOperatorClient(config: Config): Promise<OperatorClient
   if (holder) {
     throw new Error(`the data directory ${config.dataDir} is in use by process ${holder.pid}, which serves no HTTP yet`);
   }
-  const server = await startServer(config, pino({ level: 'warn' }), { listen: false });
+  const server = await startServer(config, pino({ level: 'warn' }), { listen: false, backgroundSync: false });
   return {
     target: 'in-process',
     async request(method, path, body) {

@@ -4,3 +4,4 @@ export * from './projects.ts';
 export * from './sessions.ts';
 export * from './users.ts';
 export * from './events.ts';
+export * from './saved-queries.ts';

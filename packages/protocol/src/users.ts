@@ -1,12 +1,14 @@
 import { z } from 'zod';
 
-/** Largest serialised size of one metadata object. */
+/** Largest serialised size of one metadata object, in UTF-8 bytes. */
 export const MAX_METADATA_BYTES = 16 * 1024;
+
+const utf8 = new TextEncoder();
 
 const metadata = z
   .record(z.string(), z.unknown())
   .nullable()
-  .refine((value) => value === null || JSON.stringify(value).length <= MAX_METADATA_BYTES, {
+  .refine((value) => value === null || utf8.encode(JSON.stringify(value)).length <= MAX_METADATA_BYTES, {
     message: `metadata must serialise to at most ${MAX_METADATA_BYTES} bytes`,
   });
 

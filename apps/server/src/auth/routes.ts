@@ -39,7 +39,6 @@ export type AuthRoutesDeps = {
   authenticator: Pick<CachingAuthenticator, 'forgetProject' | 'forgetSession'>;
   geoip: GeoIp;
   events: EventSink;
-  trustProxy: boolean;
   log: Logger;
   now?: () => number;
 };
@@ -67,7 +66,7 @@ function projectRead(project: Project): ProjectRead {
  * Projects, keys, users and sessions: the tenancy and authentication surface.
  *
  * @example
- * const routes = authRoutes({ postgres, tokens, authenticator, geoip, events, trustProxy: false, log });
+ * const routes = authRoutes({ postgres, tokens, authenticator, geoip, events, log });
  */
 export function authRoutes(deps: AuthRoutesDeps): RouteSpec<any, any, any, any>[] {
   const now = deps.now ?? Date.now;
@@ -75,7 +74,8 @@ export function authRoutes(deps: AuthRoutesDeps): RouteSpec<any, any, any, any>[
   /** Issues an access token and records its `$token-refresh` event. */
   const mintAccessToken = async (tenancy: Tenancy, session: Session, request: FastifyRequest) => {
     const accessToken = await deps.tokens.issue({ ...tenancy, ...session });
-    const ipInfo = deps.geoip.lookup(request.ip, deps.trustProxy);
+    // The socket peer, or the address the trusted proxy saw: never client-written (ADR 0004).
+    const ipInfo = deps.geoip.lookup(request.ip, true);
     try {
       await deps.events.write([tokenRefreshEvent(tenancy, session, ipInfo, now())]);
     } catch (error) {
@@ -210,7 +210,9 @@ export function authRoutes(deps: AuthRoutesDeps): RouteSpec<any, any, any, any>[
       params: userIdParams,
       response: success,
       handler: async ({ auth, params }) => {
-        await deleteUser(deps.postgres, tenancyOf(auth), params.user_id);
+        const sessionIds = await deleteUser(deps.postgres, tenancyOf(auth), params.user_id);
+        // Access tokens of the deleted sessions must stop working now, not when the cache expires.
+        for (const id of sessionIds) deps.authenticator.forgetSession(id);
         return { success: true as const };
       },
     }),

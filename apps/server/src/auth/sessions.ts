@@ -78,7 +78,12 @@ export async function sessionOfRefreshToken(
 }
 
 /** Whether a session is still usable (not revoked, not expired, user not deleted). */
-export async function isSessionActive(pg: PostgresQueries, tenancy: Tenancy, refreshTokenId: string): Promise<boolean> {
+export async function isSessionActive(
+  pg: PostgresQueries,
+  tenancy: Tenancy,
+  refreshTokenId: string,
+  now: Date = new Date(),
+): Promise<boolean> {
   const rows = await pg.db
     .select({ id: refreshTokens.id })
     .from(refreshTokens)
@@ -87,7 +92,7 @@ export async function isSessionActive(pg: PostgresQueries, tenancy: Tenancy, ref
         eq(refreshTokens.id, refreshTokenId),
         eq(refreshTokens.projectId, tenancy.projectId),
         eq(refreshTokens.branchId, tenancy.branchId),
-        activeAt(new Date()),
+        activeAt(now),
       ),
     );
   return rows.length > 0;

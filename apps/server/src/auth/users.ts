@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { and, desc, eq, lt, or, type SQL } from 'drizzle-orm';
 import { ItemNotFound, UserNotFound, type User, type UserCreate, type UserUpdate } from '@sightline/protocol';
 import type { PostgresQueries } from '../storage/postgres/db.ts';
-import { users } from '../storage/postgres/schema.ts';
+import { refreshTokens, users } from '../storage/postgres/schema.ts';
 
 export type Tenancy = Readonly<{ projectId: string; branchId: string }>;
 type UserRow = typeof users.$inferSelect;
@@ -52,13 +52,28 @@ export async function updateUser(pg: PostgresQueries, tenancy: Tenancy, userId: 
   return toUser(row);
 }
 
-/** Deletes a user; its sessions go with it (foreign key cascade). */
-export async function deleteUser(pg: PostgresQueries, tenancy: Tenancy, userId: string): Promise<void> {
+/**
+ * Deletes a user and its sessions; returns the ids of the deleted sessions so
+ * callers can drop them from caches. (The foreign key cascade would delete them
+ * too, but without telling which.)
+ */
+export async function deleteUser(pg: PostgresQueries, tenancy: Tenancy, userId: string): Promise<string[]> {
+  const sessions = await pg.db
+    .delete(refreshTokens)
+    .where(
+      and(
+        eq(refreshTokens.projectId, tenancy.projectId),
+        eq(refreshTokens.branchId, tenancy.branchId),
+        eq(refreshTokens.userId, userId),
+      ),
+    )
+    .returning({ id: refreshTokens.id });
   const deleted = await pg.db
     .delete(users)
     .where(and(inTenancy(tenancy), eq(users.id, userId)))
     .returning({ id: users.id });
   if (deleted.length === 0) throw new UserNotFound();
+  return sessions.map((session) => session.id);
 }
 
 /**

@@ -37,7 +37,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger,
     bodyLimit: DEFAULT_BODY_LIMIT,
-    trustProxy: options.trustProxy ?? false,
+    // One trusted hop: the address our proxy saw (the last x-forwarded-for entry), which a
+    // client cannot forge; `true` would take the first entry, which the client writes.
+    trustProxy: options.trustProxy ? (_address: string, hop: number) => hop === 0 : false,
     requestIdHeader: false,
     genReqId: () => randomUUID(),
     // Fastify's default 500 JSON includes messages; ours never does (see errors.ts).

@@ -29,6 +29,12 @@ export interface Postgres extends PostgresQueries {
   transaction<T>(fn: (tx: PostgresQueries) => Promise<T>): Promise<T>;
   /** Runs `fn` while holding a lock on `key` that excludes every server sharing the database. */
   withAdvisoryLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Calls `onNotify` for every `NOTIFY` on `channel` (a plain identifier) until
+   * the returned function is called. Delivery is best effort: a lost
+   * connection reconnects, and notifications in between are missed.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -85,6 +91,12 @@ async function openPglite(dataDir: string): Promise<Postgres> {
     transaction: (fn) =>
       outside(() => db.transaction((dtx) => insideTransaction.run(true, () => fn(transactionQueries(dtx))))),
     withAdvisoryLock: (key, fn) => withLock(key, fn),
+    listen: async (channel, onNotify) => {
+      const unlisten = await client.listen(assertChannel(channel), () => onNotify());
+      return async () => {
+        if (!closed) await unlisten();
+      };
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -119,11 +131,44 @@ async function openNodePg(url: string, options: OpenPostgresOptions): Promise<Po
     executeScript: async (sql) => void (await pool.query(sql)),
     transaction: (fn) => db.transaction((dtx) => fn(transactionQueries(dtx))),
     withAdvisoryLock: (key, fn) => withSessionAdvisoryLock(url, types, key, fn),
+    listen: (channel, onNotify) => listenOn(url, assertChannel(channel), onNotify),
     async close() {
       if (closed) return;
       closed = true;
       await pool.end();
     },
+  };
+}
+
+function assertChannel(channel: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`invalid notification channel ${JSON.stringify(channel)}`);
+  return channel;
+}
+
+/** LISTEN on a connection of its own, reconnecting after a second when it drops. */
+async function listenOn(url: string, channel: string, onNotify: () => void): Promise<() => Promise<void>> {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: url });
+    next.on('notification', (message) => {
+      if (message.channel === channel) onNotify();
+    });
+    next.on('error', () => {
+      next.end().catch(() => undefined);
+      if (!stopped) retry = setTimeout(() => void connect().catch(() => undefined), 1000);
+    });
+    await next.connect();
+    await next.query(`LISTEN ${channel}`);
+    client = next;
+    onNotify(); // whatever happened while not listening is picked up now
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    if (retry) clearTimeout(retry);
+    await client?.end().catch(() => undefined);
   };
 }
 

@@ -1,4 +1,17 @@
-import { boolean, customType, index, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  boolean,
+  customType,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 /** `bytea` as a Node Buffer on both drivers (PGlite returns a Uint8Array). */
 const bytea = customType<{ data: Buffer; driverData: Uint8Array }>({
@@ -79,4 +92,47 @@ export const refreshTokens = pgTable(
     revokedAt: millis('revoked_at'),
   },
   (table) => [index('refresh_tokens_user_idx').on(table.projectId, table.branchId, table.userId)],
+);
+
+// Appended without touching the import line above (parallel edits); safe to merge into it.
+
+/** Mirrors sql/0003_saved_queries.sql. */
+export const savedQueryFolders = pgTable(
+  'saved_query_folders',
+  {
+    id: uuid('id').primaryKey(),
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    branchId: text('branch_id').notNull(),
+    displayName: text('display_name').notNull(),
+    sortOrder: integer('sort_order').notNull(),
+    createdAt: millis('created_at').notNull().defaultNow(),
+  },
+  (table) => [
+    unique('saved_query_folders_project_id_branch_id_id_key').on(table.projectId, table.branchId, table.id),
+    index('saved_query_folders_tenancy_idx').on(table.projectId, table.branchId),
+  ],
+);
+
+export const savedQueries = pgTable(
+  'saved_queries',
+  {
+    id: uuid('id').primaryKey(),
+    folderId: uuid('folder_id').notNull(),
+    projectId: uuid('project_id').notNull(),
+    branchId: text('branch_id').notNull(),
+    displayName: text('display_name').notNull(),
+    sql: text('sql').notNull(),
+    description: text('description'),
+    createdAt: millis('created_at').notNull().defaultNow(),
+    updatedAt: millis('updated_at').notNull().defaultNow(),
+  },
+  (table) => [
+    foreignKey({
+      columns: [table.projectId, table.branchId, table.folderId],
+      foreignColumns: [savedQueryFolders.projectId, savedQueryFolders.branchId, savedQueryFolders.id],
+    }).onDelete('cascade'),
+    index('saved_queries_tenancy_folder_idx').on(table.projectId, table.branchId, table.folderId),
+  ],
 );

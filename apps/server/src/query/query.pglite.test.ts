@@ -1,0 +1,3 @@
+import { runQuerySuite } from './query.suite.ts';
+
+runQuerySuite('pglite');

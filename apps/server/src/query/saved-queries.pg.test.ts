@@ -1,0 +1,3 @@
+import { runSavedQueriesSuite } from './saved-queries.suite.ts';
+
+runSavedQueriesSuite('pg');

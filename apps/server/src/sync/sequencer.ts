@@ -1,0 +1,49 @@
+import type { Postgres } from '../storage/postgres/db.ts';
+
+/** Tables whose changed rows the sequencer numbers. */
+const SEQUENCED_TABLES = [
+  { table: 'users', key: 'project_id, branch_id, id' },
+  { table: 'deleted_rows', key: 'id' },
+] as const;
+
+export const SEQUENCER_LOCK = 'sightline:sync-sequencer';
+
+/**
+ * Gives every row marked by the change-capture triggers a fresh id from the
+ * global sequence, in batches, each batch in its own transaction under a
+ * transaction-level advisory lock. One sequencer at a time means ids become
+ * visible in increasing order: once a sync has read up to id N, no row can
+ * later commit with an id at or below N (docs/adr/0007-users-sync.md).
+ * Rows locked by an application transaction are skipped and numbered on the
+ * next run, after that transaction has committed.
+ *
+ * @example
+ * const sequenced = await runSequencer(postgres); // rows numbered
+ */
+export async function runSequencer(postgres: Postgres, batchSize = 1000): Promise<number> {
+  let total = 0;
+  for (const { table, key } of SEQUENCED_TABLES) {
+    for (;;) {
+      const updated = await postgres.transaction(async (tx) => {
+        await tx.execute('SELECT pg_advisory_xact_lock(hashtext($1))', [SEQUENCER_LOCK]);
+        const rows = await tx.execute(
+          `WITH marked AS (
+             SELECT ${key} FROM ${table} WHERE should_update_sequence_id
+             ORDER BY ${key} LIMIT $1 FOR UPDATE SKIP LOCKED
+           )
+           UPDATE ${table} AS t SET sequence_id = nextval('global_sync_sequence'), should_update_sequence_id = false
+           FROM marked WHERE ${key
+             .split(', ')
+             .map((column) => `t.${column} = marked.${column}`)
+             .join(' AND ')}
+           RETURNING t.sequence_id`,
+          [batchSize],
+        );
+        return rows.length;
+      });
+      total += updated;
+      if (updated < batchSize) break;
+    }
+  }
+  return total;
+}
