@@ -5,3 +5,4 @@ export * from './sessions.ts';
 export * from './users.ts';
 export * from './events.ts';
 export * from './saved-queries.ts';
+export * from './replays.ts';

@@ -105,6 +105,11 @@ const safeData = fc.dictionary(
 );
 const customEventType = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/).filter((s) => !s.startsWith('$'));
 const browserEventType = fc.oneof(fc.constantFrom(...BUILT_IN_BROWSER_EVENTS), customEventType);
+/**
+ * Custom names of server events, without the names of Object.prototype members
+ * (`constructor`, `toString`, `__proto__`…): those answer 500 today (see "known bugs").
+ */
+const serverEventType = fc.oneof(fc.constantFrom(...BUILT_IN_BROWSER_EVENTS), customEventType.filter((s) => !(s in {})));
 const validUuid = fc.oneof(fc.uuid(), fc.uuid().map((u) => u.toUpperCase()));
 
 const validBatchEvent = fc.record({ event_type: browserEventType, event_at_ms: fc.maxSafeNat(), data: safeData });
@@ -122,7 +127,7 @@ const validServerBody = (userId: string) =>
       fc.oneof(
         fc.record(
           {
-            event_type: browserEventType,
+            event_type: serverEventType,
             data: safeData,
             event_at_ms: fc.maxSafeNat(),
             user_id: fc.constantFrom(userId, userId.toUpperCase(), null),
@@ -652,6 +657,23 @@ describeWithServer('ingestion fuzz', 'pglite', { env: { SIGHTLINE_INGEST_RATE_LI
           ['server events[0].user_id', SERVER_URL, serverHeaders, toJsonText({ events: [{ event_type: 'x', data: {}, user_id: deepA }] })],
         ];
         const failed = await failures(cases.map(([what, url, headers, text]) => () => rejects(url, headers, text, 'application/json', what)));
+        assert.deepEqual(failed, []);
+      },
+    );
+
+    test(
+      'server events may use custom names that are Object.prototype members',
+      { todo: 'protocol/src/events.ts serverEventsSchema looks the name up in systemEventDataSchemas, finds an inherited member and calls .safeParse on it' },
+      async () => {
+        const names = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', '__defineGetter__'];
+        const failed = await failures(
+          names.map((name) => async () => {
+            const before = await countRows();
+            const res = await send(SERVER_URL, serverHeaders, JSON.stringify({ events: [{ event_type: name, data: {} }] }), 'application/json');
+            assert.equal(res.statusCode, 200, `${name}: ${res.statusCode} ${res.body.slice(0, 120)}`);
+            assert.equal(await countRows(), before + 1, `${name}: rows`);
+          }),
+        );
         assert.deepEqual(failed, []);
       },
     );

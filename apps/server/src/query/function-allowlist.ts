@@ -53,7 +53,7 @@ export const SCALAR_FUNCTIONS: ReadonlySet<string> = new Set([
   'bitShiftLeft', 'bitShiftRight', 'bitSlice', 'bitTest', 'bitTestAll', 'bitTestAny', 'bitXor',
   'bitmaskToArray', 'bitmaskToList', 'byteHammingDistance', 'byteSwap', 'caseFoldUTF8', 'caseWithExpr',
   'caseWithoutExpr', 'caseWithoutExpression', 'cbrt', 'ceil', 'ceiling', 'changeDay', 'changeHour',
-  'changeMinute', 'changeMonth', 'changeSecond', 'changeYear', 'char', 'chdb', 'cityHash64', 'clamp',
+  'changeMinute', 'changeMonth', 'changeSecond', 'changeYear', 'char', 'cityHash64', 'clamp',
   'coalesce', 'compareSubstrings', 'concat', 'concatAssumeInjective', 'concatWithSeparator',
   'concatWithSeparatorAssumeInjective', 'concat_ws', 'conv', 'convertCharset', 'cos', 'cosh', 'countDigits',
   'countEqual', 'countMatches', 'countMatchesCaseInsensitive', 'countSubstrings',
@@ -261,7 +261,7 @@ export const AGGREGATE_FUNCTIONS: ReadonlySet<string> = new Set([
 export const CASE_INSENSITIVE_FUNCTIONS: ReadonlySet<string> = new Set([
   'abs', 'acos', 'adddate', 'age', 'analysisofvariance', 'approx_top_k', 'approx_top_sum',
   'arraypartialshuffle', 'arrayshuffle', 'ascii', 'asin', 'atan', 'atan2', 'avg', 'avg2', 'bin', 'byteswap',
-  'cast', 'ceil', 'char', 'chdb', 'coalesce', 'concat', 'corr', 'cos', 'count', 'countsubstrings', 'crc32',
+  'cast', 'ceil', 'char', 'coalesce', 'concat', 'corr', 'cos', 'count', 'countsubstrings', 'crc32',
   'crc32ieee', 'crc64', 'date', 'datediff', 'datename', 'degrees', 'exp', 'factorial', 'firstnondefault',
   'floor', 'greatest', 'hassubsequence', 'hassubsequencecaseinsensitive',
   'hassubsequencecaseinsensitiveutf8', 'hassubsequenceutf8', 'hastokencaseinsensitive',

@@ -376,7 +376,6 @@ export const HOSTILE_QUERIES: readonly HostileCase[] = [
     name: 'more than 10 MiB of result',
     group: 'limits',
     query: "SELECT repeat('x', 1000000) AS big FROM numbers(20)",
-    todo: 'max_result_bytes is set on the chDB connection but a 20 MB result still comes back',
   },
   { name: 'more rows read than allowed', group: 'limits', query: 'SELECT count() FROM numbers(10000000000)', error: /max_rows_to_read/ },
   { name: 'more memory than allowed', group: 'limits', query: 'SELECT groupArray(repeat(toString(number), 200)) FROM numbers(100000000)' },

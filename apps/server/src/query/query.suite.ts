@@ -137,10 +137,10 @@ export function runQuerySuite(kind: PostgresKind): void {
           xs: ['a', "b'c"],
         });
         assert.deepEqual(typed, [{ n: 42, d: '2026-01-02', xs: ['a', "b'c"] }]);
-        assert.equal((await rows(a.project, 'SELECT count() AS n FROM events')).length, 1);
+        assert.deepEqual(await rows(a.project, 'SELECT count() AS n FROM events'), [{ n: 6 }]);
       });
 
-      test('a query without FROM reads nothing hidden and is accepted', { todo: 'rejected: the analyser resolves it to system.one' }, async () => {
+      test('a query without FROM reads nothing hidden and is accepted', async () => {
         const { a } = ready();
         const s = "'; DROP TABLE events; --";
         assert.deepEqual(await rows(a.project, 'SELECT {s:String} AS s', { s }), [{ s }]);
@@ -200,8 +200,9 @@ export function runQuerySuite(kind: PostgresKind): void {
            FROM events`,
         );
         assert.equal(combined.length, 1);
-        const [row] = combined;
-        assert.deepEqual({ ...row, types_array: undefined }, { views: 2, viewers: 2, items: 6, total: 42.5, types_array: undefined, users: 2 });
+        const { types_array: types, ...numbers } = combined[0] ?? {};
+        assert.deepEqual(numbers, { views: 2, viewers: 2, items: 6, total: 42.5, users: 2 });
+        assert.deepEqual((types as string[]).sort(), ['$token-refresh', 'batched', 'checkout.completed', 'page.view']);
       });
 
       test('10 000 rows come back; 10 001 are refused with a too-many-rows message', async () => {
@@ -305,7 +306,6 @@ export function runQuerySuite(kind: PostgresKind): void {
 
       test(
         "one tenancy's slow query does not hold up another's",
-        { todo: 'embedded chDB runs every parameter-bound query (queryBindAsync) one at a time, process-wide' },
         async () => {
           const { a, b } = ready();
           const slow = query(a.project, { query: SLOW_QUERY, timeout_ms: 3000 });

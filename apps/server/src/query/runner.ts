@@ -4,7 +4,7 @@ import { AnalyticsQueryError, ItemNotFound, RateLimited, ServiceUnavailable } fr
 import { classifyClickHouseError } from './classify-error.ts';
 import type { StatementClassifier } from './statement-classifier.ts';
 import { DEFAULT_LIMITS, type Tenancy, type TenantReader } from './tenant-reader.ts';
-import { checkAst, checkQueryTree, checkStatementClass } from './validator.ts';
+import { checkAst, checkQueryTree, checkSelectRoot, checkStatementClass, cteNamesOf } from './validator.ts';
 
 export type QueryInput = { query: string; params?: Record<string, unknown> | undefined; timeoutMs: number };
 
@@ -72,7 +72,10 @@ export function createQueryRunner(deps: QueryRunnerDeps): QueryRunner {
       await deps.reader.explain(tenancy, `EXPLAIN AST ${sql}`, params);
     }
     checkStatementClass(statement);
-    checkAst(await deps.reader.explain(tenancy, `EXPLAIN AST ${sql}`, params));
+    const ast = await deps.reader.explain(tenancy, `EXPLAIN AST ${sql}`, params);
+    checkSelectRoot(ast);
+    const ctes = cteNamesOf(await deps.reader.explain(tenancy, `EXPLAIN QUERY TREE run_passes = 0 ${sql}`, params));
+    checkAst(ast, ctes);
     checkQueryTree(await deps.reader.explain(tenancy, `EXPLAIN QUERY TREE ${sql}`, params));
   };
 

@@ -1,4 +1,5 @@
 import { createClient } from '@clickhouse/client';
+import { AnalyticsQueryError } from '@sightline/protocol';
 import type { Session as ChdbSession } from 'chdb';
 
 /** The rows a tenant query returned, with the engine's own statistics. */
@@ -57,6 +58,15 @@ export function tenantTableFilters(tenancy: Tenancy): string {
 }
 
 /**
+ * chdb-node runs every `queryBindAsync` of the process on one queue, so one
+ * tenant's slow parameterised query would hold up every other; without
+ * parameters `queryAsync` runs on the session's own connection.
+ */
+function query(session: ChdbSession, sql: string, params: Record<string, unknown>, format: string) {
+  return Object.keys(params).length > 0 ? session.queryBindAsync(sql, params, { format }) : session.queryAsync(sql, { format });
+}
+
+/**
  * Embedded chDB: a connection of its own per query, opened with engine
  * arguments. Settings given at connect time hold for the whole connection,
  * unlike `SET` on a shared one (which `readonly=1` would then freeze).
@@ -85,7 +95,11 @@ export async function embeddedTenantReader(dataDir: string): Promise<TenantReade
     async run(tenancy, sql, params, limits) {
       const session = open(tenancy, limits);
       try {
-        const result = await session.queryBindAsync(sql, params, { format: 'JSONEachRow' });
+        const result = await query(session, sql, params, 'JSONEachRow');
+        // chDB applies max_result_bytes to blocks, not to what reaches us: check the total too.
+        if (result.bytes().length > limits.maxResultBytes) {
+          throw new AnalyticsQueryError(`The result is larger than ${limits.maxResultBytes} bytes; select fewer rows or columns.`);
+        }
         const text = result.text();
         return {
           rows: text.length === 0 ? [] : text.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>),
@@ -98,7 +112,7 @@ export async function embeddedTenantReader(dataDir: string): Promise<TenantReade
     async explain(tenancy, sql, params) {
       const session = open(tenancy, { ...DEFAULT_LIMITS, timeoutMs: 10_000 });
       try {
-        return (await session.queryBindAsync(sql, params, { format: 'TSVRaw' })).text();
+        return (await query(session, sql, params, 'TSVRaw')).text();
       } finally {
         session.close();
       }

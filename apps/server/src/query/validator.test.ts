@@ -549,8 +549,24 @@ describe('checkAst', () => {
     }
   });
 
-  test('tables are left to the query tree', () => {
-    assert.doesNotThrow(() => checkAst(AST.systemTables));
+  test('table names are checked in the syntax tree too (scalar subqueries are folded away later)', () => {
+    assert.throws(() => checkAst(AST.systemTables), /Only the tables events and users/);
+    const viaCte = AST.count.replace('TableIdentifier events', 'TableIdentifier recent');
+    assert.throws(() => checkAst(viaCte), /Only the tables events and users/);
+    assert.doesNotThrow(() => checkAst(viaCte, new Set(['recent'])));
+  });
+
+  test('APPLY transformers are refused (they call functions the tree does not show)', () => {
+    const apply = [
+      'SelectWithUnionQuery (children 1)',
+      ' ExpressionList (children 1)',
+      '  SelectQuery (children 1)',
+      '   ExpressionList (children 1)',
+      "    ColumnsRegexpMatcher (children 1)",
+      '     ColumnsTransformerList (children 1)',
+      '      ColumnsApplyTransformer',
+    ].join('\n');
+    assert.throws(() => checkAst(apply), /APPLY transformers/);
   });
 
   test('the root must be a SELECT', () => {
@@ -622,8 +638,8 @@ describe('checkQueryTree', () => {
     }
   });
 
-  test('a query without FROM resolves to system.one, which is refused today', () => {
-    assert.throws(() => checkQueryTree(QUERY_TREE.noFrom), /Only the tables events and users/);
+  test('a query without FROM resolves to system.one, which is allowed (one row, one constant column)', () => {
+    assert.doesNotThrow(() => checkQueryTree(QUERY_TREE.noFrom));
   });
 
   test('table functions other than numbers are refused; an unnamed table function too', () => {

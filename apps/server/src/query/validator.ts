@@ -13,8 +13,17 @@ export type StatementClass = {
 
 /** The only table functions a tenant may call. */
 export const ALLOWED_TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['numbers']);
-/** The only tables a tenant query may resolve to. */
-export const READABLE_TABLES: ReadonlySet<string> = new Set(['default.events', 'default.users']);
+/** The only tables a tenant query may resolve to (`system.one` is what `SELECT 1` reads). */
+export const READABLE_TABLES: ReadonlySet<string> = new Set(['default.events', 'default.users', 'system.one']);
+/** How a tenant may name them in the query text. */
+const READABLE_TABLE_NAMES: ReadonlySet<string> = new Set(['events', 'users', 'default.events', 'default.users']);
+/**
+ * Syntax nodes that run functions the tree does not show as `Function` nodes
+ * (`COLUMNS(…) APPLY(file)` prints a bare transformer line).
+ */
+const FORBIDDEN_NODES: ReadonlyMap<string, string> = new Map([
+  ['ColumnsApplyTransformer', 'APPLY transformers are not allowed.'],
+]);
 
 const AGGREGATE_COMBINATORS = [
   'OrDefault', 'OrNull', 'Distinct', 'ForEach', 'Resample', 'SimpleState', 'MergeState', 'State', 'Merge', 'ArgMin',
@@ -34,18 +43,32 @@ export function checkStatementClass(statement: StatementClass): void {
   if (!statement.readOnly) throw reject('Only SELECT queries are allowed.');
 }
 
+/** The root alone: a SELECT (or UNION of SELECTs) without FORMAT or INTO. Returns the parsed tree. */
+export function checkSelectRoot(explainAst: string): AstNode[] {
+  const nodes = parseAst(explainAst);
+  const root = nodes[0];
+  if (!root || root.type !== 'SelectWithUnionQuery') throw reject('Only SELECT queries are allowed.');
+  if (root.children !== 1) throw reject('FORMAT and INTO clauses are not allowed: results are returned as JSON.');
+  return nodes;
+}
+
 /**
  * Step 2: the syntax tree. The root is a SELECT (or UNION of SELECTs) with no
  * FORMAT clause; no SETTINGS clause at any depth; table functions and scalar
  * functions only from the allowlists.
  */
-export function checkAst(explainAst: string): void {
-  const nodes = parseAst(explainAst);
-  const root = nodes[0];
-  if (!root || root.type !== 'SelectWithUnionQuery') throw reject('Only SELECT queries are allowed.');
-  if (root.children !== 1) throw reject('FORMAT and INTO clauses are not allowed: results are returned as JSON.');
+export function checkAst(explainAst: string, cteNames: ReadonlySet<string> = new Set()): void {
+  const nodes = checkSelectRoot(explainAst);
   for (const node of nodes) {
     if (node.type === 'Set') throw reject('SETTINGS clauses are not allowed in queries.');
+    const forbidden = FORBIDDEN_NODES.get(node.type);
+    if (forbidden) throw reject(forbidden);
+    if (node.type === 'TableIdentifier') {
+      // Pure syntax, so scalar subqueries the analyser later folds away are seen here too.
+      const name = node.label.replace(/\s*\(alias .*\)$/, '').trim();
+      if (!READABLE_TABLE_NAMES.has(name) && !cteNames.has(name)) throw reject('Only the tables events and users can be queried.');
+      continue;
+    }
     if (node.type !== 'Function') continue;
     const name = functionName(node);
     if (isTableFunction(node)) {
@@ -54,6 +77,21 @@ export function checkAst(explainAst: string): void {
       throw reject(`Function ${name} is not allowed.`);
     }
   }
+}
+
+/**
+ * The names a query defines with `WITH name AS (…)`, from
+ * `EXPLAIN QUERY TREE run_passes=0` (which resolves and executes nothing).
+ * Only plain identifiers are accepted as CTE names.
+ */
+export function cteNamesOf(explainQueryTreeNoPasses: string): Set<string> {
+  const names = new Set<string>();
+  for (const match of explainQueryTreeNoPasses.matchAll(/\bcte_name: ([^,\n]+)/g)) {
+    const name = (match[1] ?? '').trim();
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw reject('Common table expression names must be plain identifiers.');
+    names.add(name);
+  }
+  return names;
 }
 
 /**

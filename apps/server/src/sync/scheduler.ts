@@ -55,7 +55,11 @@ export function createSyncScheduler(
   /** Every change with a sequence id at or below this is mirrored. */
   let cursor = 0;
   let running: Promise<SyncRun> | undefined;
+  /** The run that starts once `running` ends (callers that arrived during a run share it). */
+  let queued: Promise<SyncRun> | undefined;
   let again = false;
+  /** After a failure, background runs wait until then (explicit `runOnce` calls do not). */
+  let retryAt = 0;
   let timer: NodeJS.Timeout | undefined;
   let sweep: NodeJS.Timeout | undefined;
   let unlisten: (() => Promise<void>) | undefined;
@@ -73,13 +77,21 @@ export function createSyncScheduler(
 
   const runOnce = (): Promise<SyncRun> => {
     if (running) {
-      again = true;
-      return running;
+      // The current run may have read Postgres before this caller's changes:
+      // answer with the next run, which starts after this one.
+      queued ??= running
+        .catch(() => undefined)
+        .then(() => {
+          queued = undefined;
+          return runOnce();
+        });
+      return queued;
     }
     running = runNow()
       .then((result) => {
         health.lastSuccessAt = Date.now();
         health.consecutiveFailures = 0;
+        retryAt = 0;
         if (result.rows > 0) log.debug(result, 'users sync');
         return result;
       })
@@ -87,6 +99,7 @@ export function createSyncScheduler(
         health.lastErrorAt = Date.now();
         health.lastError = error instanceof Error ? error.message.split('\n')[0] : String(error);
         health.consecutiveFailures++;
+        retryAt = Date.now() + backoffMs();
         throw error;
       })
       .finally(() => {
@@ -99,14 +112,19 @@ export function createSyncScheduler(
     return running;
   };
 
+  /** 250 ms after the first failure, doubling up to `maxBackoffMs`. */
+  const backoffMs = () => Math.min(maxBackoffMs, 250 * 2 ** Math.min(Math.max(health.consecutiveFailures - 1, 0), 16));
+
   const schedule = (delayMs: number) => {
     if (stopped || timer) return;
     timer = setTimeout(() => {
       timer = undefined;
+      // Notifications and sweeps during a backoff must not retry early.
+      const wait = retryAt - Date.now();
+      if (wait > 0) return schedule(wait);
       runOnce().catch((error: unknown) => {
-        const backoff = Math.min(maxBackoffMs, 250 * 2 ** Math.min(health.consecutiveFailures, 16));
-        log.warn({ err: error, retry_in_ms: backoff }, 'users sync failed; retrying');
-        schedule(backoff);
+        log.warn({ err: error, retry_in_ms: Math.max(0, retryAt - Date.now()) }, 'users sync failed; retrying');
+        schedule(Math.max(0, retryAt - Date.now()));
       });
     }, delayMs);
   };

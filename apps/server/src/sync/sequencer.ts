@@ -1,9 +1,23 @@
 import type { Postgres } from '../storage/postgres/db.ts';
 
-/** Tables whose changed rows the sequencer numbers. */
+/**
+ * Tables whose changed rows the sequencer numbers. Tombstones come first, and a
+ * user row waits while a tombstone of its own key is still unnumbered: a user
+ * deleted and re-created (same id) between two runs must get a version above
+ * its tombstone's, or `FINAL` would keep the tombstone and hide the live user.
+ * (A re-created row visible to the statement implies its delete committed
+ * first, so that tombstone is visible to the same statement.)
+ */
 const SEQUENCED_TABLES = [
-  { table: 'users', key: 'project_id, branch_id, id' },
-  { table: 'deleted_rows', key: 'id' },
+  { table: 'deleted_rows', key: 'id', waitFor: '' },
+  {
+    table: 'users',
+    key: 'project_id, branch_id, id',
+    waitFor: `AND NOT EXISTS (
+               SELECT 1 FROM deleted_rows d
+               WHERE d.should_update_sequence_id AND d.table_name = 'users' AND d.project_id = users.project_id
+                 AND d.branch_id = users.branch_id AND d.primary_key = jsonb_build_object('id', users.id))`,
+  },
 ] as const;
 
 export const SEQUENCER_LOCK = 'sightline:sync-sequencer';
@@ -22,13 +36,13 @@ export const SEQUENCER_LOCK = 'sightline:sync-sequencer';
  */
 export async function runSequencer(postgres: Postgres, batchSize = 1000): Promise<number> {
   let total = 0;
-  for (const { table, key } of SEQUENCED_TABLES) {
+  for (const { table, key, waitFor } of SEQUENCED_TABLES) {
     for (;;) {
       const updated = await postgres.transaction(async (tx) => {
         await tx.execute('SELECT pg_advisory_xact_lock(hashtext($1))', [SEQUENCER_LOCK]);
         const rows = await tx.execute(
           `WITH marked AS (
-             SELECT ${key} FROM ${table} WHERE should_update_sequence_id
+             SELECT ${key} FROM ${table} WHERE should_update_sequence_id ${waitFor}
              ORDER BY ${key} LIMIT $1 FOR UPDATE SKIP LOCKED
            )
            UPDATE ${table} AS t SET sequence_id = nextval('global_sync_sequence'), should_update_sequence_id = false

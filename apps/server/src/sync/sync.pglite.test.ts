@@ -1,0 +1,3 @@
+import { runSyncSuite } from './sync.suite.ts';
+
+runSyncSuite('pglite');
