@@ -32,6 +32,8 @@ export type Config = Readonly<{
     /** Requests per second per project on the ingestion endpoints (0 = unlimited). */
     rateLimit: number;
   }>;
+  /** Replay chunks older than this many days are removed with their metadata. */
+  replayRetentionDays: number;
   query: Readonly<{
     /** Tenant queries in flight per project… */
     perProjectConcurrency: number;
@@ -74,6 +76,7 @@ const envSchema = z.object({
   SIGHTLINE_INGEST_RATE_LIMIT: z.coerce.number().min(0).default(1000),
   SIGHTLINE_QUERY_CONCURRENCY_PER_PROJECT: z.coerce.number().int().min(1).default(4),
   SIGHTLINE_QUERY_CONCURRENCY: z.coerce.number().int().min(1).default(8),
+  SIGHTLINE_REPLAY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });
 
 /** Raised when an environment variable or flag holds a value the service cannot use. */
@@ -136,6 +139,7 @@ export function loadConfig(
       maxQueuedRows: e.SIGHTLINE_INGEST_MAX_QUEUED_ROWS,
       rateLimit: e.SIGHTLINE_INGEST_RATE_LIMIT,
     }),
+    replayRetentionDays: e.SIGHTLINE_REPLAY_RETENTION_DAYS,
     query: Object.freeze({
       perProjectConcurrency: e.SIGHTLINE_QUERY_CONCURRENCY_PER_PROJECT,
       serverConcurrency: e.SIGHTLINE_QUERY_CONCURRENCY,

@@ -21,6 +21,9 @@ import { savedQueryRoutes } from './query/saved-queries-routes.ts';
 import { verifyServerAccessControl } from './query/access-control.ts';
 import { createQueryRunner } from './query/runner.ts';
 import { syncRoutes } from './sync/routes.ts';
+import { replayRoutes } from './replay/routes.ts';
+import { scheduleReplayRetention } from './replay/retention.ts';
+import { createOpenReplayLookup } from './replay/open-replay-cache.ts';
 import { createSyncScheduler, type SyncScheduler } from './sync/scheduler.ts';
 import { openStatementClassifier, type StatementClassifier } from './query/statement-classifier.ts';
 import { embeddedTenantReader, serverTenantReader, type TenantReader } from './query/tenant-reader.ts';
@@ -64,6 +67,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   let writer: GroupCommitWriter | undefined;
   let classifier: StatementClassifier | undefined;
   let sync: SyncScheduler | undefined;
+  let stopRetention: (() => void) | undefined;
   try {
     const report = await migrateAll(engines, config, log);
     const applied = [...report.postgres, ...report.clickhouse].filter((r) => r.status === 'applied').length;
@@ -100,6 +104,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     log.info({ batches: seeded }, 'ingestion dedup window loaded');
     writer = events;
 
+    stopRetention = scheduleReplayRetention(engines, config.replayRetentionDays, log);
     sync = createSyncScheduler(engines.postgres, engines.clickhouse, log);
     if (options.backgroundSync !== false) await sync.start();
 
@@ -119,7 +124,14 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
 
     const routes: RouteSpec<any, any, any, any>[] = [
       ...authRoutes({ postgres: engines.postgres, tokens, authenticator, geoip, events, log, now }),
-      ...ingestRoutes({ events, postgres: engines.postgres, rateLimiter: createRateLimiter({ ratePerSecond: config.ingest.rateLimit }), now }),
+      ...ingestRoutes({
+        events,
+        postgres: engines.postgres,
+        rateLimiter: createRateLimiter({ ratePerSecond: config.ingest.rateLimit }),
+        openReplayOf: createOpenReplayLookup(engines.postgres),
+        now,
+      }),
+      ...replayRoutes({ postgres: engines.postgres, clickhouse: engines.clickhouse, now }),
       ...queryRoutes({ runner }),
       ...syncRoutes({ postgres: engines.postgres, clickhouse: engines.clickhouse, scheduler: sync }),
       ...savedQueryRoutes({ postgres: engines.postgres }),
@@ -150,6 +162,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       url,
       close: async () => {
         await server.app.close();
+        stopRetention?.();
         await sync?.stop();
         await events.close();
         await reader.close();
@@ -160,6 +173,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     return server;
   } catch (error) {
     await app?.close().catch(() => undefined);
+    stopRetention?.();
     await sync?.stop().catch(() => undefined);
     await writer?.close().catch(() => undefined);
     classifier?.close();

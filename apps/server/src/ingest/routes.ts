@@ -23,6 +23,8 @@ export type IngestRoutesDeps = {
   events: EventSink;
   postgres: Postgres;
   rateLimiter: RateLimiter;
+  /** The session replay open for a refresh token, if any (events are tagged with it). */
+  openReplayOf?: (tenancy: { projectId: string; branchId: string }, refreshTokenId: string, now: number) => Promise<string | undefined>;
   now?: () => number;
 };
 
@@ -66,6 +68,7 @@ export function ingestRoutes(deps: IngestRoutesDeps): RouteSpec<any, any, any, a
         if (!user.refreshTokenId) throw new RefreshTokenIdRequired();
         deps.rateLimiter.take(project.projectId);
         const receivedAt = now();
+        const replayId = (await deps.openReplayOf?.(project, user.refreshTokenId, receivedAt)) ?? null;
         const rows: EventRow[] = body.events.map((event) => {
           const eventAt = correctEventTime(event.event_at_ms, body.sent_at_ms, receivedAt);
           return {
@@ -77,7 +80,7 @@ export function ingestRoutes(deps: IngestRoutesDeps): RouteSpec<any, any, any, a
             user_id: user.id,
             team_id: null,
             refresh_token_id: user.refreshTokenId ?? null,
-            session_replay_id: null,
+            session_replay_id: replayId,
             session_replay_segment_id: body.session_replay_segment_id.toLowerCase(),
           };
         });
