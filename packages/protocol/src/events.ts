@@ -139,8 +139,9 @@ export const serverEventsSchema = z
           })
           .strict()
           .superRefine((event, ctx) => {
+            // Own keys only: a custom name such as "constructor" is not a system type.
+            if (!Object.hasOwn(systemEventDataSchemas, event.event_type)) return;
             const schema = systemEventDataSchemas[event.event_type as keyof typeof systemEventDataSchemas];
-            if (!schema) return;
             const parsed = schema.safeParse(event.data);
             if (parsed.success) return;
             for (const issue of parsed.error.issues) {

@@ -55,8 +55,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // An empty JSON body means "no body" (clients post `content-type: application/json`
   // with nothing to refresh a session); `__proto__`/`constructor` keys are refused.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = body as string;
+  // Bytes, not a string: invalid UTF-8 is refused instead of silently becoming U+FFFD.
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      return done(new BodyParsingError('The request body is not valid UTF-8.'), undefined);
+    }
     if (text.trim() === '') return done(null, undefined);
     try {
       done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));

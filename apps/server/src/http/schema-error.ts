@@ -65,6 +65,12 @@ export function schemaErrorFrom(route: string, problems: readonly string[]): Ins
 }
 
 function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    // Too deeply nested to print (the stack runs out first): name the type instead.
+    text = Array.isArray(value) ? '[…]' : typeof value === 'object' ? '{…}' : typeof value;
+  }
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -54,7 +54,13 @@ export function createGroupCommitWriter(ch: ClickHouse, log: Logger, options: Gr
   const dedupWindowMs = options.dedupWindowMs ?? 3600_000;
   const now = options.now ?? Date.now;
   // On a server, ClickHouse merges concurrent inserts itself; chDB does not buffer.
-  const insertSettings: Settings = ch.capabilities.embedded ? {} : { async_insert: 1, wait_for_async_insert: 1 };
+  // `{"a.b": 1, "a": {"b": 2}}` names one JSON path twice: keep the first instead of failing.
+  const insertSettings: Settings = {
+    type_json_skip_duplicated_paths: 1,
+    ...(ch.capabilities.embedded ? {} : { async_insert: 1, wait_for_async_insert: 1 }),
+  };
+  const insert = (lines: Buffer) =>
+    ch.insert({ name: 'ingest.group-commit', table: EVENTS_TABLE, values: lines, settings: insertSettings });
 
   const recent = new RecentBatches(dedupWindowMs, 2_000_000, now);
   const inFlight = new Map<string, Promise<WriteResult>>();
@@ -95,24 +101,34 @@ export function createGroupCommitWriter(ch: ClickHouse, log: Logger, options: Gr
     queuedRows -= rows;
     queuedBytes -= bytes;
     stats.queuedRows = queuedRows;
+    const succeeded = (done: Request[]) => {
+      stats.inserts++;
+      const at = now();
+      for (const request of done) {
+        stats.rows += request.rows;
+        if (request.dedupKey) recent.remember(request.dedupKey, request.rows, at);
+        request.resolve({ inserted: request.rows, deduped: false });
+      }
+    };
     inserting = (async () => {
       try {
-        await ch.insert({
-          name: 'ingest.group-commit',
-          table: EVENTS_TABLE,
-          values: Buffer.concat(taken.map((r) => r.lines)),
-          settings: insertSettings,
-        });
-        stats.inserts++;
-        stats.rows += rows;
-        const at = now();
-        for (const request of taken) {
-          if (request.dedupKey) recent.remember(request.dedupKey, request.rows, at);
-          request.resolve({ inserted: request.rows, deduped: false });
-        }
+        await insert(Buffer.concat(taken.map((r) => r.lines)));
+        succeeded(taken);
       } catch (error) {
         log.error({ err: error, rows, requests: taken.length }, 'group-commit insert failed');
-        for (const request of taken) request.reject(error);
+        if (taken.length === 1) {
+          taken[0]!.reject(error);
+          return;
+        }
+        // One bad request must not fail the others merged with it: insert them one by one.
+        for (const request of taken) {
+          try {
+            await insert(request.lines);
+            succeeded([request]);
+          } catch (single) {
+            request.reject(single);
+          }
+        }
       }
     })();
     await inserting;

@@ -14,7 +14,7 @@ import type { EventRow, EventSink } from '../storage/clickhouse/events.ts';
 import type { Postgres } from '../storage/postgres/db.ts';
 import { users } from '../storage/postgres/schema.ts';
 import { correctEventTime } from './clock.ts';
-import { wellFormedJson } from './well-formed.ts';
+import { storableJson } from './storable-json.ts';
 
 /** Stack Auth's limit for browser batches: 1 MB. */
 export const EVENT_BATCH_BODY_LIMIT = 1_000_000;
@@ -39,7 +39,7 @@ function projectAuth(auth: ProjectAuth | undefined): ProjectAuth {
  * when clock correction moved it.
  */
 function storedData(data: Record<string, unknown>, clientAt: number | undefined, storedAt: number) {
-  const clean = wellFormedJson(data);
+  const clean = storableJson(data);
   return clientAt !== undefined && clientAt !== storedAt ? { ...clean, $client_event_at_ms: clientAt } : clean;
 }
 

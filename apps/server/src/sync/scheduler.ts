@@ -122,6 +122,11 @@ export function createSyncScheduler(
       // Notifications and sweeps during a backoff must not retry early.
       const wait = retryAt - Date.now();
       if (wait > 0) return schedule(wait);
+      // A run in progress: run again after it (through `schedule`, so a failure's backoff holds).
+      if (running) {
+        again = true;
+        return;
+      }
       runOnce().catch((error: unknown) => {
         log.warn({ err: error, retry_in_ms: Math.max(0, retryAt - Date.now()) }, 'users sync failed; retrying');
         schedule(Math.max(0, retryAt - Date.now()));
