@@ -22,7 +22,7 @@ import {
   userUpdateSchema,
   type ProjectRead,
 } from '@sightline/protocol';
-import { defineRoute, type ProjectAuth, type RouteSpec } from '../http/route.ts';
+import { defineRoute, tenancyOf, type RouteSpec } from '../http/route.ts';
 import type { EventSink } from '../storage/clickhouse/events.ts';
 import type { Postgres } from '../storage/postgres/db.ts';
 import type { CachingAuthenticator } from './authenticate.ts';
@@ -47,11 +47,6 @@ const userIdParams = z.object({ user_id: z.uuid('Invalid user_id') });
 const success = z.object({ success: z.literal(true) });
 const SERVER_PLUS = ['server', 'admin'] as const;
 const CLIENT_PLUS = ['client', 'server', 'admin'] as const;
-
-const tenancyOf = (auth: ProjectAuth | undefined): Tenancy => {
-  if (!auth) throw new Error('project route without project authentication');
-  return { projectId: auth.projectId, branchId: auth.branchId };
-};
 
 function projectRead(project: Project): ProjectRead {
   return {

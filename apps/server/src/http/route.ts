@@ -19,6 +19,21 @@ export type ProjectAuth = Readonly<{
   user?: Readonly<{ id: string; refreshTokenId: string | undefined; isAnonymous: boolean }>;
 }>;
 
+/** A (project, branch) pair: the unit every stored row belongs to. */
+export type Tenancy = Readonly<{ projectId: string; branchId: string }>;
+
+/**
+ * The tenancy of a project route's caller. Routes that declare access types
+ * always have `auth`; reaching here without it is a wiring bug.
+ *
+ * @example
+ * handler: async ({ auth }) => listUsers(postgres, tenancyOf(auth), page)
+ */
+export function tenancyOf(auth: ProjectAuth | undefined): Tenancy {
+  if (!auth) throw new Error('project route reached without project authentication');
+  return { projectId: auth.projectId, branchId: auth.branchId };
+}
+
 export type RouteContext<B, Q, P> = {
   body: B;
   query: Q;

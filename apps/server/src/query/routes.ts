@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRoute, type ProjectAuth, type RouteSpec } from '../http/route.ts';
+import { defineRoute, tenancyOf, type RouteSpec } from '../http/route.ts';
 import type { QueryRunner } from './runner.ts';
 
 export const queryBodySchema = z
@@ -26,10 +26,6 @@ const SERVER_PLUS = ['server', 'admin'] as const;
  * const routes = queryRoutes({ runner });
  */
 export function queryRoutes(deps: { runner: QueryRunner }): RouteSpec<any, any, any, any>[] {
-  const tenancyOf = (auth: ProjectAuth | undefined) => {
-    if (!auth) throw new Error('query route without project authentication');
-    return { projectId: auth.projectId, branchId: auth.branchId };
-  };
   return [
     defineRoute({
       method: 'POST',

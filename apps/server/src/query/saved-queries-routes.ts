@@ -10,7 +10,7 @@ import {
   savedQuerySchema,
   savedQueryUpdateSchema,
 } from '@sightline/protocol';
-import { defineRoute, type ProjectAuth, type RouteSpec } from '../http/route.ts';
+import { defineRoute, tenancyOf, type RouteSpec } from '../http/route.ts';
 import type { Postgres } from '../storage/postgres/db.ts';
 import {
   createSavedQuery,
@@ -21,7 +21,6 @@ import {
   listSavedQueries,
   updateSavedQuery,
   updateSavedQueryFolder,
-  type Tenancy,
 } from './saved-queries.ts';
 
 export type SavedQueryRoutesDeps = { postgres: Postgres };
@@ -30,11 +29,6 @@ const BASE = '/internal/analytics/saved-queries';
 const ADMIN = ['admin'] as const;
 const TAGS = ['analytics'] as const;
 const success = z.object({ success: z.literal(true) });
-
-const tenancyOf = (auth: ProjectAuth | undefined): Tenancy => {
-  if (!auth) throw new Error('project route without project authentication');
-  return { projectId: auth.projectId, branchId: auth.branchId };
-};
 
 /**
  * The dashboard's saved queries: folders of named SQL per tenancy, admin only.

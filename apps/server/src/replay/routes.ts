@@ -13,7 +13,7 @@ import {
   SchemaError,
   UserAuthenticationRequired,
 } from '@sightline/protocol';
-import { defineRoute, type ProjectAuth, type RouteSpec } from '../http/route.ts';
+import { defineRoute, tenancyOf, type RouteSpec } from '../http/route.ts';
 import type { ClickHouse } from '../storage/clickhouse/client.ts';
 import type { Postgres } from '../storage/postgres/db.ts';
 import { readChunkPayloads } from './chunk-store.ts';
@@ -63,10 +63,6 @@ const CHUNK_COLUMNS = `id, batch_id, session_replay_segment_id, browser_session_
  */
 export function replayRoutes(deps: ReplayRoutesDeps): RouteSpec<any, any, any, any>[] {
   const now = deps.now ?? Date.now;
-  const tenancyOf = (auth: ProjectAuth | undefined): Tenancy => {
-    if (!auth) throw new Error('replay route without project authentication');
-    return { projectId: auth.projectId, branchId: auth.branchId };
-  };
   const requireReplay = async (tenancy: Tenancy, replayId: string) => {
     const [row] = await deps.postgres.execute<{ id: string }>(
       'SELECT id FROM session_replays WHERE id = $1 AND project_id = $2 AND branch_id = $3 AND chunk_count > 0',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRoute, type ProjectAuth, type RouteSpec } from '../http/route.ts';
+import { defineRoute, tenancyOf, type RouteSpec } from '../http/route.ts';
 import type { ClickHouse } from '../storage/clickhouse/client.ts';
 import type { Postgres } from '../storage/postgres/db.ts';
 import { readWatermark, USERS_MAPPING, type Tenancy } from './engine.ts';
@@ -49,10 +49,6 @@ export async function syncStatus(deps: SyncRoutesDeps, tenancy: Tenancy) {
  * const routes = syncRoutes({ postgres, clickhouse, scheduler });
  */
 export function syncRoutes(deps: SyncRoutesDeps): RouteSpec<any, any, any, any>[] {
-  const tenancyOf = (auth: ProjectAuth | undefined): Tenancy => {
-    if (!auth) throw new Error('sync route without project authentication');
-    return { projectId: auth.projectId, branchId: auth.branchId };
-  };
   return [
     defineRoute({
       method: 'GET',

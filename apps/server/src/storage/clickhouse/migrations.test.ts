@@ -119,7 +119,8 @@ test('a fresh database ends with exactly the seed schema', async () => {
     columns
       .filter((c) => c.database === database && c.table === table)
       .map((c) => (c.default_expression ? [c.name, c.type, c.default_expression] : [c.name, c.type]));
-  assert.deepEqual(of('analytics_internal', 'events'), EVENTS_COLUMNS);
+  // The seed's columns, then Sightline's batch_id (0012), which the view does not show.
+  assert.deepEqual(of('analytics_internal', 'events'), [...EVENTS_COLUMNS, ['batch_id', 'Nullable(String)']]);
   assert.deepEqual(of('analytics_internal', 'users'), USERS_COLUMNS);
   assert.deepEqual(of('analytics_internal', '_stack_sync_metadata'), SYNC_METADATA_COLUMNS);
   assert.deepEqual(of('analytics_internal', '_sightline_migrations'), LEDGER_COLUMNS);
@@ -135,6 +136,7 @@ test('a fresh database ends with exactly the seed schema', async () => {
     { database: 'analytics_internal', name: '_sightline_migrations', engine: 'MergeTree', sorting_key: 'version', partition_key: '', as_select: '' },
     { database: 'analytics_internal', name: '_stack_sync_metadata', engine: 'ReplacingMergeTree', sorting_key: 'tenancy_id, mapping_name', partition_key: '', as_select: '' },
     { database: 'analytics_internal', name: 'events', engine: 'MergeTree', sorting_key: 'project_id, branch_id, event_at', partition_key: 'toYYYYMM(event_at)', as_select: '' },
+    { database: 'analytics_internal', name: 'session_replay_chunks', engine: 'ReplacingMergeTree', sorting_key: 'project_id, branch_id, session_replay_id, batch_id', partition_key: 'toYYYYMM(created_at)', as_select: '' },
     { database: 'analytics_internal', name: 'users', engine: 'ReplacingMergeTree', sorting_key: 'project_id, branch_id, id', partition_key: 'toYYYYMM(signed_up_at)', as_select: '' },
     { database: 'default', name: 'events', engine: 'View', sorting_key: '', partition_key: '', as_select: 'SELECT * FROM analytics_internal.events' },
     {
@@ -179,7 +181,7 @@ test('running again changes nothing', async () => {
 });
 
 test('a changed applied file is refused before anything runs', async () => {
-  const directory = await copyMigrations('changed', { '0012_after_change.sql': 'CREATE TABLE analytics_internal.after_change (x UInt8) ENGINE MergeTree ORDER BY x;\n' });
+  const directory = await copyMigrations('changed', { '0090_after_change.sql': 'CREATE TABLE analytics_internal.after_change (x UInt8) ENGINE MergeTree ORDER BY x;\n' });
   const usersFile = path.join(directory, '0003_users.sql');
   await writeFile(usersFile, (await readFile(usersFile, 'utf8')).replace('display_name Nullable(String)', 'display_name String'));
   const before = await ledger();
@@ -197,14 +199,14 @@ test('a changed applied file is refused before anything runs', async () => {
   const status = await clickHouseMigrationStatus(ch, { directory });
   const users = status.find((s) => s.version === 3);
   assert.equal(users?.status, 'checksum-mismatch');
-  assert.equal(status.find((s) => s.version === 12)?.status, 'pending');
+  assert.equal(status.find((s) => s.version === 90)?.status, 'pending');
 });
 
 test('two racing runners with one lock apply each file once', async () => {
   const directory = await copyMigrations('race', {
-    '0012_race_probe.sql': 'CREATE TABLE IF NOT EXISTS analytics_internal.race_probe (x UInt8) ENGINE MergeTree ORDER BY x;\n',
+    '0090_race_probe.sql': 'CREATE TABLE IF NOT EXISTS analytics_internal.race_probe (x UInt8) ENGINE MergeTree ORDER BY x;\n',
     // Not idempotent on purpose: a second application would add a second row.
-    '0013_race_insert.sql': 'INSERT INTO analytics_internal.race_probe VALUES (1);\n',
+    '0091_race_insert.sql': 'INSERT INTO analytics_internal.race_probe VALUES (1);\n',
   });
   const lock = inProcessLock();
   const [first, second] = await Promise.all([
@@ -212,20 +214,20 @@ test('two racing runners with one lock apply each file once', async () => {
     runClickHouseMigrations(ch, { lock, directory }),
   ]);
   // Whichever runner takes the lock first applies; the other finds the ledger done.
-  const statuses = [first, second].map((results) => results.filter((r) => r.version >= 12).map((r) => r.status)).sort();
+  const statuses = [first, second].map((results) => results.filter((r) => r.version >= 90).map((r) => r.status)).sort();
   assert.deepEqual(statuses, [['already-applied', 'already-applied'], ['applied', 'applied']]);
 
   const versions = (await ledger()).map((row) => row['version']);
   assert.deepEqual(versions, [...new Set(versions)]);
-  assert.ok(versions.includes(12) && versions.includes(13));
+  assert.ok(versions.includes(90) && versions.includes(91));
   const rows = await ch.query({ name: 'test.race-rows', sql: 'SELECT count() AS n FROM analytics_internal.race_probe' });
   assert.equal(Number(rows[0]?.['n']), 1);
 });
 
 test('a failing statement names the file and is not recorded', async () => {
   const directory = await copyMigrations('broken', {
-    '0012_race_probe.sql': 'CREATE TABLE IF NOT EXISTS analytics_internal.race_probe (x UInt8) ENGINE MergeTree ORDER BY x;\n',
-    '0013_race_insert.sql': 'INSERT INTO analytics_internal.race_probe VALUES (1);\n',
+    '0090_race_probe.sql': 'CREATE TABLE IF NOT EXISTS analytics_internal.race_probe (x UInt8) ENGINE MergeTree ORDER BY x;\n',
+    '0091_race_insert.sql': 'INSERT INTO analytics_internal.race_probe VALUES (1);\n',
     '0020_ok.sql': 'CREATE TABLE IF NOT EXISTS analytics_internal.broken_probe (x UInt8) ENGINE MergeTree ORDER BY x;\n',
     '0021_broken.sql': 'SELECT 1;\nSELEC 2;\n',
   });
