@@ -12,7 +12,18 @@ const TABLE = 'analytics_internal.session_replay_chunks';
  */
 export async function writeChunkPayload(
   ch: ClickHouse,
-  chunk: { tenancy: Tenancy; replayId: string; batchId: string; events: readonly unknown[] },
+  chunk: {
+    tenancy: Tenancy;
+    replayId: string;
+    batchId: string;
+    events: readonly unknown[];
+    /**
+     * When the chunk was received (ms), the same instant as its metadata's
+     * `created_at`, so retention cuts both stores at the same point; default:
+     * the engine's clock.
+     */
+    createdAt?: number;
+  },
 ): Promise<void> {
   await ch.insert({
     name: 'replay.write-chunk',
@@ -25,6 +36,7 @@ export async function writeChunkPayload(
         batch_id: chunk.batchId,
         payload: JSON.stringify(chunk.events),
         event_count: chunk.events.length,
+        ...(chunk.createdAt === undefined ? {} : { created_at: chunk.createdAt }),
       },
     ],
   });

@@ -42,7 +42,8 @@ export async function applyReplayRetention(
   });
   await deps.clickhouse.command({
     name: 'replay.retention-payloads',
-    sql: 'DELETE FROM analytics_internal.session_replay_chunks WHERE created_at < {cutoff:DateTime64(3)}',
+    // The cutoff is written in UTC: a bare DateTime64(3) parameter would be read in the engine's time zone.
+    sql: "DELETE FROM analytics_internal.session_replay_chunks WHERE created_at < {cutoff:DateTime64(3, 'UTC')}",
     params: { cutoff: cutoff.toISOString().replace('T', ' ').replace('Z', '') },
   });
   return { chunks, replays, payloadReplays: await drainPayloadDeletions(deps) };

@@ -83,7 +83,7 @@ export async function uploadChunk(
   });
 
   const key = storageKey(tenancy, replayId, batchId);
-  await writeChunkPayload(deps.clickhouse, { tenancy, replayId, batchId, events: batch.events });
+  await writeChunkPayload(deps.clickhouse, { tenancy, replayId, batchId, events: batch.events, createdAt: receivedAt });
 
   const inserted = await deps.postgres.transaction(async (tx) => {
     const rows = await tx.execute<{ id: string }>(

@@ -1,0 +1,3 @@
+import { runReplaySuite } from './replay.suite.ts';
+
+runReplaySuite('pglite');
