@@ -102,11 +102,11 @@ test('kill -9 while the users sync is mid-way: after a restart the mirror conver
   // killed in the middle of it, as soon as the background sync is seen part-way through.
   let acknowledged = 0;
   let killedAt: number | undefined;
-  const burst = async (url: string, count: number) => {
-    let next = 0;
+  const burst = async (url: string, count: number, offset = 0) => {
+    let next = offset;
     await Promise.all(
       Array.from({ length: CLIENTS }, async () => {
-        while (next < count && killedAt === undefined) {
+        while (next < offset + count && killedAt === undefined) {
           const i = next++;
           try {
             const res = await call(`${url}/api/v1/users`, {
@@ -160,7 +160,7 @@ test('kill -9 while the users sync is mid-way: after a restart the mirror conver
   // The rest of the users, on the restarted server.
   const before = acknowledged;
   killedAt = undefined;
-  await burst(second.url, USERS - before);
+  await burst(second.url, USERS - before, USERS);
   assert.equal(acknowledged, USERS);
   const deadline = Date.now() + 40_000;
   let caughtUp: Status;

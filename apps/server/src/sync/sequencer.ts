@@ -9,10 +9,9 @@ import type { Postgres } from '../storage/postgres/db.ts';
  * first, so that tombstone is visible to the same statement.)
  */
 const SEQUENCED_TABLES = [
-  { table: 'deleted_rows', key: 'id', waitFor: '' },
+  { table: 'deleted_rows', waitFor: '' },
   {
     table: 'users',
-    key: 'project_id, branch_id, id',
     waitFor: `AND NOT EXISTS (
                SELECT 1 FROM deleted_rows d
                WHERE d.should_update_sequence_id AND d.table_name = 'users' AND d.project_id = users.project_id
@@ -36,21 +35,22 @@ export const SEQUENCER_LOCK = 'sightline:sync-sequencer';
  */
 export async function runSequencer(postgres: Postgres, batchSize = 1000): Promise<number> {
   let total = 0;
-  for (const { table, key, waitFor } of SEQUENCED_TABLES) {
+  for (const { table, waitFor } of SEQUENCED_TABLES) {
     for (;;) {
       const updated = await postgres.transaction(async (tx) => {
         await tx.execute('SELECT pg_advisory_xact_lock(hashtext($1))', [SEQUENCER_LOCK]);
+        // The change-capture triggers let this transaction's writes through unmarked.
+        await tx.execute("SELECT set_config('sightline.sequencer', 'on', true)");
+        // The locked rows are updated by ctid (a TID scan): joining back on the key made
+        // PostgreSQL hash the whole table for every batch of 1000.
         const rows = await tx.execute(
           `WITH marked AS (
-             SELECT ${key} FROM ${table} WHERE should_update_sequence_id ${waitFor}
-             ORDER BY ${key} LIMIT $1 FOR UPDATE SKIP LOCKED
+             SELECT ctid FROM ${table} WHERE should_update_sequence_id ${waitFor}
+             LIMIT $1 FOR UPDATE SKIP LOCKED
            )
-           UPDATE ${table} AS t SET sequence_id = nextval('global_sync_sequence'), should_update_sequence_id = false
-           FROM marked WHERE ${key
-             .split(', ')
-             .map((column) => `t.${column} = marked.${column}`)
-             .join(' AND ')}
-           RETURNING t.sequence_id`,
+           UPDATE ${table} SET sequence_id = nextval('global_sync_sequence'), should_update_sequence_id = false
+           WHERE ctid = ANY (ARRAY(SELECT ctid FROM marked))
+           RETURNING sequence_id`,
           [batchSize],
         );
         return rows.length;

@@ -266,6 +266,30 @@ export function runSyncSuite(kind: PostgresKind): void {
       assert.deepEqual(await verifyAll(project), { checked: 1, total: 1, differences: [] });
     });
 
+    test('raw SQL that sets the sync columns or changes a key still arrives', async () => {
+      const project = await t().createProject();
+      const id = await createUser(project, { display_name: 'first' });
+      await waitFor('user visible', () => userById(project, id), (rows) => rows.length === 1);
+      // Setting sequence_id by hand does not make the change look like the sequencer's.
+      const [{ seq } = { seq: 0 }] = await pg().execute<{ seq: number }>(
+        'SELECT sequence_id AS seq FROM users WHERE project_id = $1 AND id = $2',
+        [project.projectId, id],
+      );
+      await pg().execute(
+        `UPDATE users SET display_name = 'explicit', sequence_id = $3 + 1000000, should_update_sequence_id = false
+         WHERE project_id = $1 AND id = $2`,
+        [project.projectId, id, seq],
+      );
+      await waitFor('explicit update visible', () => userById(project, id), (rows) => rows[0]?.display_name === 'explicit', BACKGROUND_MS);
+      // Changing the key leaves a tombstone for the old one.
+      const moved = randomUUID();
+      await pg().execute('UPDATE users SET id = $3 WHERE project_id = $1 AND id = $2', [project.projectId, id, moved]);
+      await waitFor('old id gone', () => userById(project, id), (rows) => rows.length === 0, BACKGROUND_MS);
+      await waitFor('new id visible', () => userById(project, moved), (rows) => rows[0]?.display_name === 'explicit');
+      await caughtUp(project);
+      assert.deepEqual(await verifyAll(project), { checked: 1, total: 1, differences: [] });
+    });
+
     test('concurrent writers (parallel requests and raw SQL on parallel connections) end identical to Postgres', async () => {
       const project = await t().createProject();
       const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => createUser(project, { display_name: `u${i}` })));
