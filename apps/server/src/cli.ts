@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type ConfigOverrides } from './config.ts';
+import { DataDirInUseError } from './data-dir-lock.ts';
 import { migrateAll, migrationStatus, openEngines } from './engines.ts';
 import { createLogger } from './logger.ts';
 import { installShutdown, startServer, VERSION } from './main.ts';
@@ -239,7 +240,7 @@ engineOptions(
 });
 
 program.parseAsync().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof DataDirInUseError) {
     console.error(error.message);
     process.exit(2);
   }
