@@ -17,6 +17,8 @@ import { AccessTokenExpired, InvalidProjectForAccessToken, UnparsableAccessToken
 const ALGORITHM = 'ES256';
 const KEY_FILE = 'jwt-signing-key.json';
 export const ACCESS_TOKEN_TTL_SECONDS = 600;
+/** Verified tokens remembered (oldest dropped first). */
+const VERIFIED_CACHE_SIZE = 50_000;
 
 export type AccessTokenClaims = Readonly<{
   userId: string;
@@ -89,6 +91,7 @@ export function createTokenIssuer(options: {
   const now = options.now ?? Date.now;
   const ttl = options.ttlSeconds ?? ACCESS_TOKEN_TTL_SECONDS;
   const issuerFor = (projectId: string) => `${options.issuer}/api/v1/projects/${projectId}`;
+  const verified = new Map<string, { claims: AccessTokenClaims; expiresAt: number }>();
 
   return {
     async issue(claims) {
@@ -109,6 +112,12 @@ export function createTokenIssuer(options: {
     },
 
     async verify(token, expectedProjectId) {
+      // A token verified once stays valid until it expires: skip the ES256 check on
+      // every request of a busy tab (revocation is checked apart, per session).
+      const cacheKey = `${expectedProjectId}\n${token}`;
+      const hit = verified.get(cacheKey);
+      if (hit && now() < hit.expiresAt) return hit.claims;
+      if (hit) verified.delete(cacheKey);
       let unverified: ReturnType<typeof decodeJwt>;
       try {
         unverified = decodeJwt(token);
@@ -135,13 +144,18 @@ export function createTokenIssuer(options: {
         ) {
           throw new UnparsableAccessToken();
         }
-        return {
+        const claims: AccessTokenClaims = {
           userId: payload.sub,
           projectId: payload.project_id,
           branchId: payload.branch_id,
           refreshTokenId: payload.refresh_token_id,
           isAnonymous: payload.is_anonymous,
         };
+        if (typeof payload.exp === 'number') {
+          verified.set(cacheKey, { claims, expiresAt: payload.exp * 1000 });
+          if (verified.size > VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
+        }
+        return claims;
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) {
           throw new AccessTokenExpired(typeof unverified.exp === 'number' ? new Date(unverified.exp * 1000) : undefined);
