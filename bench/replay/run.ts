@@ -23,11 +23,10 @@
  * The server, this load generator and chDB share the machine's cores: the
  * figures are for that setting, and the summary prints the load average.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
+import { freePort, startServerProcess, type ServerProcess } from '../../e2e/support/server-process.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,72 +107,16 @@ function chunkEvents(tabStart: number, virtualMs: number, withSnapshot: boolean)
 // ---------------------------------------------------------------------------
 // The server
 
-type RunningServer = { child: ChildProcess; pid: number; url: string; output: () => string; exited: Promise<number | null> };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+// The e2e helper: spawns `sightline serve`, waits for /ready, stops it with a timeout.
+const startServer = (dataDir: string, port: number) =>
+  startServerProcess({
+    dataDir,
+    port,
+    adminSecret: ADMIN_SECRET,
+    env: { SIGHTLINE_INGEST_RATE_LIMIT: '0', UV_THREADPOOL_SIZE: '16' },
+    readyTimeoutMs: 120_000,
   });
-}
-
-async function startServer(dataDir: string, port: number): Promise<RunningServer> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'apps/server/src/cli.ts', 'serve', '--data-dir', dataDir, '--port', String(port)],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        SIGHTLINE_ADMIN_SECRET: ADMIN_SECRET,
-        SIGHTLINE_LOG_LEVEL: 'warn',
-        SIGHTLINE_INGEST_RATE_LIMIT: '0',
-        UV_THREADPOOL_SIZE: '16',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-    if (output.length > 200_000) output = output.slice(-100_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let dead = false;
-  void exited.then(() => (dead = true));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (dead) throw new Error(`the server exited during start-up:\n${output}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the server was not ready within 120 s:\n${output}`);
-    }
-    try {
-      const response = await fetch(`${url}/ready`);
-      await response.arrayBuffer();
-      if (response.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  return { child, pid: child.pid!, url, output: () => output, exited };
-}
-
-async function stopServer(server: RunningServer): Promise<number | null> {
-  server.child.kill('SIGTERM');
-  const result = await Promise.race([server.exited, sleep(90_000).then(() => 'timeout' as const)]);
-  if (result !== 'timeout') return result;
-  server.child.kill('SIGKILL');
-  return server.exited;
-}
+const stopServer = async (server: ServerProcess) => (await server.kill('SIGTERM', 90_000)).code;
 
 async function api<T>(url: string, init: { method: string; headers: Record<string, string>; body?: unknown }): Promise<T> {
   const response = await fetch(url, {
@@ -422,7 +365,7 @@ async function compression(dataDir: string) {
 
 // ---------------------------------------------------------------------------
 
-let server: RunningServer | undefined;
+let server: ServerProcess | undefined;
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sightline-bench-replay-'));
