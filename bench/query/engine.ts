@@ -3,6 +3,7 @@ import { createLogger } from '../../apps/server/src/logger.ts';
 import { createQueryRunner, type QueryRunner } from '../../apps/server/src/query/runner.ts';
 import { openStatementClassifier, type StatementClassifier } from '../../apps/server/src/query/statement-classifier.ts';
 import {
+  confinedConnectionArgs,
   DEFAULT_LIMITS,
   embeddedTenantReader,
   tenantTableFilters,
@@ -19,18 +20,9 @@ export const TIMEOUT_MS = 60_000;
  * runs use the same engine settings, with the tenancy written into the SQL.
  */
 export function engineArgs(tenancy: Tenancy | undefined): string[] {
-  const limits = { ...DEFAULT_LIMITS, timeoutMs: TIMEOUT_MS };
   return [
-    '--readonly=1',
+    ...confinedConnectionArgs({ ...DEFAULT_LIMITS, timeoutMs: TIMEOUT_MS }),
     ...(tenancy ? [`--additional_table_filters=${tenantTableFilters(tenancy)}`] : []),
-    `--max_execution_time=${Math.ceil(limits.timeoutMs / 1000)}`,
-    '--timeout_overflow_mode=throw',
-    `--max_result_rows=${limits.maxResultRows}`,
-    `--max_result_bytes=${limits.maxResultBytes}`,
-    '--result_overflow_mode=throw',
-    `--max_memory_usage=${limits.maxMemoryUsage}`,
-    `--max_rows_to_read=${limits.maxRowsToRead}`,
-    '--output_format_json_quote_64bit_integers=0',
   ];
 }
 

@@ -58,6 +58,28 @@ export function tenantTableFilters(tenancy: Tenancy): string {
 }
 
 /**
+ * Engine arguments that make a chDB connection read-only and bounded (the
+ * tenancy filter is added beside them). Given at connect time, they hold for
+ * the whole connection.
+ *
+ * @example
+ * new Session(dir, { connectionArgs: confinedConnectionArgs({ ...DEFAULT_LIMITS, timeoutMs: 10_000 }) });
+ */
+export function confinedConnectionArgs(limits: ReaderLimits): string[] {
+  return [
+    '--readonly=1',
+    `--max_execution_time=${Math.ceil(limits.timeoutMs / 1000)}`,
+    '--timeout_overflow_mode=throw',
+    `--max_result_rows=${limits.maxResultRows}`,
+    `--max_result_bytes=${limits.maxResultBytes}`,
+    '--result_overflow_mode=throw',
+    `--max_memory_usage=${limits.maxMemoryUsage}`,
+    `--max_rows_to_read=${limits.maxRowsToRead}`,
+    '--output_format_json_quote_64bit_integers=0',
+  ];
+}
+
+/**
  * chdb-node runs every `queryBindAsync` of the process on one queue, so one
  * tenant's slow parameterised query would hold up every other; without
  * parameters `queryAsync` runs on the session's own connection.
@@ -78,18 +100,7 @@ export async function embeddedTenantReader(dataDir: string): Promise<TenantReade
   const { Session } = (await import('chdb')) as { Session: typeof ChdbSession };
   const open = (tenancy: Tenancy, limits: ReaderLimits) =>
     new Session(dataDir, {
-      connectionArgs: [
-        '--readonly=1',
-        `--additional_table_filters=${tenantTableFilters(tenancy)}`,
-        `--max_execution_time=${Math.ceil(limits.timeoutMs / 1000)}`,
-        '--timeout_overflow_mode=throw',
-        `--max_result_rows=${limits.maxResultRows}`,
-        `--max_result_bytes=${limits.maxResultBytes}`,
-        '--result_overflow_mode=throw',
-        `--max_memory_usage=${limits.maxMemoryUsage}`,
-        `--max_rows_to_read=${limits.maxRowsToRead}`,
-        '--output_format_json_quote_64bit_integers=0',
-      ],
+      connectionArgs: [...confinedConnectionArgs(limits), `--additional_table_filters=${tenantTableFilters(tenancy)}`],
     });
   return {
     async run(tenancy, sql, params, limits) {
