@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { ClickHouse } from '../storage/clickhouse/client.ts';
 import type { Postgres } from '../storage/postgres/db.ts';
 import { tenancyId } from './tenancy-id.ts';
@@ -20,6 +21,26 @@ export async function readWatermark(ch: ClickHouse, tenancy: Tenancy, mapping = 
   return Number(row?.id ?? 0);
 }
 
+/** Where a `syncTenancy` call spent its time, in milliseconds (for logs and the benchmark). */
+export type SyncPhases = { watermarkReadMs: number; fetchMs: number; insertMs: number; watermarkWriteMs: number };
+
+export const noPhases = (): SyncPhases => ({ watermarkReadMs: 0, fetchMs: 0, insertMs: 0, watermarkWriteMs: 0 });
+
+export type SyncTenancyOptions = {
+  /** Rows per Postgres read and ClickHouse insert (default 1000). */
+  batchSize?: number;
+  /**
+   * The watermark to start from, when the caller knows it (the scheduler's
+   * in-memory copy); read from `_stack_sync_metadata` when absent. It must be a
+   * value that was durable at some point: every row at or below it is mirrored.
+   */
+  watermark?: number;
+  /** Called after each watermark write, with the new watermark. */
+  onWatermark?: (watermark: number) => void;
+  /** Time spent per phase is added here. */
+  phases?: SyncPhases;
+};
+
 /**
  * Mirrors one tenancy's users: rows and tombstones with a sequence id above
  * the watermark, in order, 1000 at a time; each batch is inserted before the
@@ -33,9 +54,18 @@ export async function syncTenancy(
   postgres: Postgres,
   ch: ClickHouse,
   tenancy: Tenancy,
-  batchSize = 1000,
+  options: SyncTenancyOptions = {},
 ): Promise<{ rows: number; watermark: number }> {
-  let watermark = await readWatermark(ch, tenancy);
+  const batchSize = options.batchSize ?? 1000;
+  const phases = options.phases ?? noPhases();
+  let started = performance.now();
+  const lap = (phase: keyof SyncPhases) => {
+    const now = performance.now();
+    phases[phase] += now - started;
+    started = now;
+  };
+  let watermark = options.watermark ?? (await readWatermark(ch, tenancy));
+  lap('watermarkReadMs');
   let rows = 0;
   for (;;) {
     // One statement, one snapshot: rows and tombstones are read at the same instant.
@@ -50,14 +80,18 @@ export async function syncTenancy(
        ) changes ORDER BY sequence_id LIMIT $4`,
       [tenancy.projectId, tenancy.branchId, watermark, batchSize],
     );
+    lap('fetchMs');
     if (batch.length === 0) break;
     await ch.insert({
       name: 'sync.insert-users',
       table: MIRROR_TABLE,
       values: batch.map((change) => mirrorUser(change.data, change.sequence_id, change.kind === 'tombstone')),
     });
+    lap('insertMs');
     watermark = batch.at(-1)!.sequence_id;
     await writeWatermark(ch, tenancy, watermark);
+    lap('watermarkWriteMs');
+    options.onWatermark?.(watermark);
     rows += batch.length;
     if (batch.length < batchSize) break;
   }

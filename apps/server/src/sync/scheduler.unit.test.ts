@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
+import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { openClickHouse, type ClickHouse, type InsertRequest, type QueryRequest } from '../storage/clickhouse/client.ts';
 import { inProcessLock, runClickHouseMigrations } from '../storage/clickhouse/migrations.ts';
@@ -12,7 +13,7 @@ import { runPostgresMigrations } from '../storage/postgres/migrations.ts';
 import { createTestDatabase, findTestPostgresServer } from '../storage/postgres/test-database.ts';
 import { readWatermark, syncTenancy, type Tenancy } from './engine.ts';
 import { syncStatus } from './routes.ts';
-import { createSyncScheduler, type SyncScheduler } from './scheduler.ts';
+import { createSyncScheduler, type SyncRunReport, type SyncScheduler } from './scheduler.ts';
 import { runSequencer } from './sequencer.ts';
 import { tenancyId } from './tenancy-id.ts';
 import { verifyUsersPage } from './verify.ts';
@@ -52,11 +53,15 @@ type Attempt = { at: number; table: string; ok: boolean; maxSequenceId?: number;
 function faultyClickHouse(inner: ClickHouse) {
   const attempts: Attempt[] = [];
   const failNext = new Map<string, number>();
+  const queries = new Map<string, number>();
   let delayMs = 0;
   const wrapper: ClickHouse = {
     capabilities: inner.capabilities,
     cluster: inner.cluster,
-    query: <T>(request: QueryRequest<T>) => inner.query<T>(request),
+    query: <T>(request: QueryRequest<T>) => {
+      queries.set(request.name, (queries.get(request.name) ?? 0) + 1);
+      return inner.query<T>(request);
+    },
     command: (request) => inner.command(request),
     dedicated: () => inner.dedicated(),
     close: async () => undefined,
@@ -84,6 +89,8 @@ function faultyClickHouse(inner: ClickHouse) {
   return {
     ch: wrapper,
     attempts,
+    /** How many queries of this name ran. */
+    queried: (name: string) => queries.get(name) ?? 0,
     fail: (table: string, times: number) => failNext.set(table, times),
     pending: (table: string) => failNext.get(table) ?? 0,
     setDelay: (ms: number) => (delayMs = ms),
@@ -399,6 +406,31 @@ for (const kind of ['pglite', 'pg'] as const) {
       assert.deepEqual(visible, [{ display_name: 'three' }]);
     });
 
+    test('one sequencer run numbers everything, also a re-created user waiting for a tombstone of a later batch', async (t) => {
+      const postgres = ready(t);
+      if (!postgres) return;
+      const tenancy = await newTenancy(postgres);
+      await insertUsers(postgres, tenancy, 9);
+      await runSequencer(postgres);
+      const [kept] = await postgres.execute<{ id: string }>('SELECT id FROM users WHERE project_id = $1 ORDER BY id DESC LIMIT 1', [tenancy.projectId]);
+      await postgres.execute('DELETE FROM users WHERE project_id = $1', [tenancy.projectId]);
+      await postgres.execute(`INSERT INTO users (project_id, branch_id, id, display_name) VALUES ($1, 'main', $2, 'back')`, [tenancy.projectId, kept!.id]);
+      await runSequencer(postgres, 2); // 9 tombstones in batches of 2; the user waits for its own
+      const [marked] = await postgres.execute<{ n: number }>(
+        `SELECT (SELECT count(*) FROM users WHERE project_id = $1 AND should_update_sequence_id)::int
+              + (SELECT count(*) FROM deleted_rows WHERE project_id = $1 AND should_update_sequence_id)::int AS n`,
+        [tenancy.projectId],
+      );
+      assert.equal(marked?.n, 0);
+      const [order] = await postgres.execute<{ user_id: number; tombstone_id: number }>(
+        `SELECT u.sequence_id AS user_id, d.sequence_id AS tombstone_id FROM users u
+         JOIN deleted_rows d ON d.project_id = u.project_id AND d.primary_key = jsonb_build_object('id', u.id)
+         WHERE u.project_id = $1`,
+        [tenancy.projectId],
+      );
+      assert.ok(order!.user_id > order!.tombstone_id, JSON.stringify(order));
+    });
+
     test('several schedulers on one database (several servers) with concurrent writers end identical', async (t) => {
       const postgres = ready(t);
       if (!postgres) return;
@@ -455,6 +487,121 @@ for (const kind of ['pglite', 'pg'] as const) {
         for (const sync of syncs) await sync.stop();
         for (const handle of handles.slice(1)) await handle.close();
       }
+    });
+
+    test('watermarks are read from ClickHouse once, kept in memory, and read again after any failure', async (t) => {
+      const postgres = ready(t);
+      if (!postgres) return;
+      const tenancy = await newTenancy(postgres);
+      const faulty = faultyClickHouse(ch());
+      const sync = scheduler(t, postgres, faulty.ch);
+      const reads = () => faulty.queried('sync.read-watermark');
+      await insertUsers(postgres, tenancy, 10);
+      await sync.runOnce(); // reads the watermark of every tenancy it mirrors (earlier tests' too)
+      const afterFirstRun = reads();
+      assert.ok(afterFirstRun >= 1);
+      for (let i = 0; i < 3; i++) {
+        await insertUsers(postgres, tenancy, 1);
+        await sync.runOnce();
+      }
+      assert.equal(reads(), afterFirstRun, 'later runs use the in-memory watermark');
+      // Someone else mirrors and moves the durable watermark on (another server): the
+      // in-memory copy is lower, so this server repeats those rows and skips none.
+      await insertUsers(postgres, tenancy, 5);
+      await runSequencer(postgres);
+      await syncTenancy(postgres, ch(), tenancy);
+      await insertUsers(postgres, tenancy, 2);
+      assert.equal((await sync.runOnce()).rows, 7);
+      // A failed watermark write: the copy is dropped and the next run reads ClickHouse.
+      await insertUsers(postgres, tenancy, 3);
+      faulty.fail('analytics_internal._stack_sync_metadata', 1);
+      await assert.rejects(sync.runOnce(), /injected ClickHouse failure/);
+      const before = reads();
+      await sync.runOnce();
+      assert.equal(reads(), before + 1);
+      assert.equal((await statusOf(postgres, ch(), sync, tenancy)).backlog, 0);
+      assert.deepEqual(await verifyAll(postgres, tenancy), { checked: 23, total: 23, differences: [] });
+    });
+
+    test('a storm of notifications during a run causes one run right after it, not a queue and not a wait for the sweep', async (t) => {
+      const postgres = ready(t);
+      if (!postgres) return;
+      const tenancy = await newTenancy(postgres);
+      const faulty = faultyClickHouse(ch());
+      const reports: SyncRunReport[] = [];
+      // No sweep: only notifications drive the runs.
+      const sync = scheduler(t, postgres, faulty.ch, { sweepMs: 3_600_000, onRun: (report: SyncRunReport) => reports.push(report) });
+      await insertUsers(postgres, tenancy, 1);
+      await sync.start();
+      await waitCaughtUp(postgres, sync, tenancy);
+      // The backlog reaches 0 before the run that cleared it reports: wait for that report.
+      while (!reports.some((r) => r.rows > 0)) await sleep(10);
+      faulty.setDelay(300); // every insert now takes 300 ms: the storm lands inside runs
+      const first = reports.length;
+      const WRITES = 40;
+      const stormStarted = performance.now();
+      for (let i = 0; i < WRITES; i++) {
+        await insertUsers(postgres, tenancy, 1); // one statement, one notification each
+        await sleep(10);
+      }
+      const lastWriteAt = performance.now();
+      await waitCaughtUp(postgres, sync, tenancy);
+      faulty.setDelay(0);
+      const storm = reports.slice(first);
+      // 40 notifications: runs start at least the default 500 ms floor apart while
+      // the writes last, plus the one that catches the tail — not one per notification.
+      const atMost = Math.floor((lastWriteAt - stormStarted) / 500) + 2;
+      assert.ok(storm.length >= 1 && storm.length <= atMost, `runs: ${storm.length} in ${(lastWriteAt - stormStarted).toFixed(0)} ms of writes`);
+      for (let i = 1; i < storm.length; i++) {
+        const gap = storm[i]!.startedAt - (storm[i - 1]!.startedAt + storm[i - 1]!.durationMs);
+        assert.ok(gap >= 0, 'runs never overlap');
+        // The follow-up run starts as soon as the previous one ends (timers aside), not after a sweep.
+        if (storm[i - 1]!.startedAt + storm[i - 1]!.durationMs < lastWriteAt) assert.ok(gap < 100, `idle gap of ${gap.toFixed(0)} ms between runs`);
+      }
+      assert.ok(storm.every((r) => r.ok));
+      assert.equal(storm.reduce((sum, r) => sum + r.rows, 0), WRITES);
+      assert.deepEqual(await verifyAll(postgres, tenancy), { checked: WRITES + 1, total: WRITES + 1, differences: [] });
+    });
+
+    test('under a stream of changes background runs keep their floor apart; a change after a quiet spell runs at once', async (t) => {
+      const postgres = ready(t);
+      if (!postgres) return;
+      const tenancy = await newTenancy(postgres);
+      const reports: SyncRunReport[] = [];
+      const sync = scheduler(t, postgres, ch(), { sweepMs: 3_600_000, minIntervalMs: 300, onRun: (report: SyncRunReport) => reports.push(report) });
+      await insertUsers(postgres, tenancy, 1);
+      await sync.start();
+      await waitCaughtUp(postgres, sync, tenancy);
+      while (!reports.some((r) => r.rows > 0)) await sleep(10);
+
+      await sleep(400); // quieter than the floor
+      const quiet = reports.length;
+      const changedAt = performance.now();
+      await insertUsers(postgres, tenancy, 1);
+      while (reports.length === quiet) await sleep(5);
+      const served = reports[quiet]!;
+      assert.ok(served.startedAt - changedAt < 250, `a lone change waited ${(served.startedAt - changedAt).toFixed(0)} ms`);
+
+      const first = reports.length;
+      const WRITES = 30;
+      const writesStarted = performance.now();
+      for (let i = 0; i < WRITES; i++) {
+        await insertUsers(postgres, tenancy, 1);
+        await sleep(20);
+      }
+      const writingMs = performance.now() - writesStarted;
+      const deadline = Date.now() + 15_000;
+      while (reports.slice(first).reduce((sum, r) => sum + r.rows, 0) < WRITES && Date.now() < deadline) await sleep(20);
+      const stream = reports.slice(first);
+      assert.equal(stream.reduce((sum, r) => sum + r.rows, 0), WRITES);
+      for (let i = 1; i < stream.length; i++) {
+        const apart = stream[i]!.startedAt - stream[i - 1]!.startedAt;
+        assert.ok(apart >= 300, `runs started ${apart.toFixed(1)} ms apart`);
+      }
+      // Changes every 20-odd ms: one run per floor while they last, plus the one
+      // that catches the tail — not one per change.
+      const atMost = Math.floor(writingMs / 300) + 2;
+      assert.ok(stream.length >= 2 && stream.length <= atMost, `runs: ${stream.length} in ${writingMs.toFixed(0)} ms of writes`);
     });
 
     // Last: TRUNCATE empties the table for every tenancy of this engine.
