@@ -3,23 +3,12 @@
  * `$page-view` and `$click` shapes the SDK sends, from a seeded PRNG so that
  * every run posts the same kind of data.
  */
+import type { EventRow } from '../../apps/server/src/storage/clickhouse/events.ts';
 
 export type BrowserEvent = { event_type: '$page-view' | '$click'; event_at_ms: number; data: Record<string, unknown> };
 
 /** One row of `analytics_internal.events` exactly as the group-commit writer serialises it. */
-export type RawEventRow = {
-  event_type: string;
-  event_at: number;
-  data: Record<string, unknown>;
-  project_id: string;
-  branch_id: string;
-  user_id: string | null;
-  team_id: null;
-  refresh_token_id: string | null;
-  session_replay_id: null;
-  session_replay_segment_id: string | null;
-  batch_id: string | null;
-};
+export type RawEventRow = EventRow & { batch_id: string | null };
 
 /** mulberry32: small, fast, deterministic. */
 export function prng(seed: number): () => number {

@@ -5,7 +5,8 @@
  *     temporary data directory, creates projects, users and sessions;
  *  2. peak: many keep-alive clients post 50-event batches closed-loop
  *     -> events/s, requests/s, p50/p99 latency, errors, server RSS and CPU;
- *  3. paced open-loop at 10 % of the measured peak -> p50/p99 latency;
+ *  3. paced open-loop at 10 % of the measured peak -> p50/p99 latency, right after the peak and
+ *     again once the peak's merge backlog is done (steady state; the target is judged there);
  *  4. stops the server and inserts the same rows straight into chDB, in
  *     10 000-row JSONEachRow inserts through the same client -> rows/s;
  *  5. prints HTTP events/s ÷ raw rows/s and whether the targets are met.
@@ -22,9 +23,7 @@
  * The server, the load generator (one worker thread) and, in step 4, chDB share
  * this machine's cores: the figures are for that setting, and the report says so.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,24 +31,22 @@ import { Worker } from 'node:worker_threads';
 import { Session } from 'chdb';
 import { openClickHouse } from '../../apps/server/src/storage/clickhouse/client.ts';
 import { EVENTS_TABLE } from '../../apps/server/src/storage/clickhouse/events.ts';
+import { freePort, startServerProcess, type ServerProcess } from '../../e2e/support/server-process.ts';
 import type { BenchSession, WorkerInput, WorkerMessage, WorkerResult } from './client-worker.ts';
 import { busyMs, monotonicUs, printCpuProfileSummary, type ProfileWindow } from './cpu-profile.ts';
 import { browserEvents, prng, uuid, type RawEventRow } from './payloads.ts';
 import { coresByThreadName, machineBusySeconds, rssMiB, threadCpu, totalCores, type ThreadCpu } from './proc.ts';
+import { positiveFromEnv as env } from '../env.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const env = (name: string, fallback: number) => {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${raw}`);
-  return value;
-};
 
 const SETTINGS = {
   seconds: env('BENCH_SECONDS', 20),
   warmupSeconds: env('BENCH_WARMUP_SECONDS', 3),
   concurrency: Math.round(env('BENCH_CONCURRENCY', 96)),
   pacedSeconds: env('BENCH_PACED_SECONDS', 10),
+  /** Longest wait for the peak's merge backlog to finish before the steady paced phase. */
+  settleSeconds: env('BENCH_SETTLE_SECONDS', 90),
   rawSeconds: env('BENCH_RAW_SECONDS', 10),
   rawBatchRows: Math.round(env('BENCH_RAW_BATCH_ROWS', 10_000)),
   rawExtraSizes: (process.env.BENCH_RAW_EXTRA_SIZES ?? '')
@@ -92,83 +89,28 @@ function latencySummary(values: Float64Array) {
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 // ---------------------------------------------------------------------------
-// The server
+// The server: `sightline serve` as a child process (the e2e helper), tuned for load.
 
-type RunningServer = { child: ChildProcess; pid: number; url: string; output: () => string; exited: Promise<number | null> };
-
-async function startServer(dataDir: string, port: number): Promise<RunningServer> {
-  const nodeArgs = ['--import', 'tsx'];
+function startServer(dataDir: string, port: number): Promise<ServerProcess> {
+  const nodeArgs: string[] = [];
   if (SETTINGS.cpuProfDir) {
     mkdirSync(SETTINGS.cpuProfDir, { recursive: true });
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', SETTINGS.cpuProfDir);
   }
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, 'apps/server/src/cli.ts', 'serve', '--data-dir', dataDir, '--port', String(port)],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        SIGHTLINE_ADMIN_SECRET: ADMIN_SECRET,
-        SIGHTLINE_LOG_LEVEL: 'warn',
-        SIGHTLINE_INGEST_RATE_LIMIT: '0',
-        UV_THREADPOOL_SIZE: '16',
-        ...SETTINGS.serverEnv,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-    if (output.length > 200_000) output = output.slice(-100_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  let dead = false;
-  void exited.then(() => (dead = true));
-  for (;;) {
-    if (dead) throw new Error(`the server exited during start-up:\n${output}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the server was not ready within 90 s:\n${output}`);
-    }
-    try {
-      const response = await fetch(`${url}/ready`);
-      await response.arrayBuffer();
-      if (response.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  return { child, pid: child.pid!, url, output: () => output, exited };
+  return startServerProcess({
+    dataDir,
+    port,
+    adminSecret: ADMIN_SECRET,
+    nodeArgs,
+    keepOutputChars: 200_000,
+    readyTimeoutMs: 90_000,
+    env: { SIGHTLINE_INGEST_RATE_LIMIT: '0', UV_THREADPOOL_SIZE: '16', ...SETTINGS.serverEnv },
+  });
 }
 
-async function stopServer(server: RunningServer): Promise<number | null> {
-  server.child.kill('SIGTERM');
-  const timeout = sleep(60_000).then(() => 'timeout' as const);
-  const result = await Promise.race([server.exited, timeout]);
-  if (result === 'timeout') {
-    server.child.kill('SIGKILL');
-    return server.exited;
-  }
-  return result;
+async function stopServer(server: ServerProcess): Promise<number | null> {
+  return (await server.kill('SIGTERM', 60_000)).code;
 }
 
 async function api<T>(url: string, init: { method: string; headers: Record<string, string>; body?: unknown }): Promise<T> {
@@ -448,7 +390,7 @@ async function main(): Promise<void> {
   log(`load average before start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   log();
 
-  let server: RunningServer | undefined;
+  let server: ServerProcess | undefined;
   let serverStartedAt = 0;
   try {
     const t0 = performance.now();
@@ -502,37 +444,52 @@ async function main(): Promise<void> {
     log(`[peak] server CPU by thread: ${peak.serverThreads.slice(0, 6).map((t) => `${t.name} ${fmt(t.cores, 2)}${t.threads > 1 ? ` (${t.threads} threads)` : ''}`).join(', ')}`);
     log();
 
-    // --- 2. paced, open loop at 10 % of peak
+    // --- 2. paced, open loop at 10 % of peak: right after the burst, then in steady state.
+    // The peak leaves a merge backlog (hundreds of parts) that runs for tens of seconds; "10 % of
+    // peak load" is measured again once the server is idle, so the target is judged on that load alone.
     const pacedRps = Math.max(1, peakRps * 0.1);
-    log(`[paced] ${fmt(pacedRps, 1)} requests/s (10 % of peak), open loop, 1s warm-up + ${SETTINGS.pacedSeconds}s …`);
-    const paced = await runPhase(server.pid, {
-      ...common,
-      mode: 'paced',
-      requestsPerSecond: pacedRps,
-      maxSockets: 256,
-      warmupMs: 1000,
-      durationMs: SETTINGS.pacedSeconds * 1000,
-      seed: 2,
-    });
-    const pacedLatency = latencySummary(paced.result.latenciesMs);
-    const pacedScheduled = latencySummary(paced.result.scheduledLatenciesMs ?? new Float64Array());
-    log(`[paced] ${fmt(paced.result.insertedEvents / paced.wallSeconds)} events/s, ${fmt(paced.result.requests / paced.wallSeconds, 1)} requests/s`);
-    log(`[paced] latency p50 ${fmt(pacedLatency.p50, 1)} ms, p90 ${fmt(pacedLatency.p90, 1)} ms, p99 ${fmt(pacedLatency.p99, 1)} ms, max ${fmt(pacedLatency.max, 1)} ms`);
-    log(`[paced] from scheduled send time: p50 ${fmt(pacedScheduled.p50, 1)} ms, p99 ${fmt(pacedScheduled.p99, 1)} ms (generator send lag p99 ${fmt(paced.result.sendLagP99Ms ?? 0, 1)} ms)`);
+    const serverPid = server.pid;
+    const runPaced = async (label: string, seed: number) => {
+      log(`[${label}] ${fmt(pacedRps, 1)} requests/s (10 % of peak), open loop, 1s warm-up + ${SETTINGS.pacedSeconds}s …`);
+      const phase = await runPhase(serverPid, {
+        ...common,
+        mode: 'paced',
+        requestsPerSecond: pacedRps,
+        maxSockets: 256,
+        warmupMs: 1000,
+        durationMs: SETTINGS.pacedSeconds * 1000,
+        seed,
+      });
+      const latency = latencySummary(phase.result.latenciesMs);
+      const scheduled = latencySummary(phase.result.scheduledLatenciesMs ?? new Float64Array());
+      log(`[${label}] ${fmt(phase.result.insertedEvents / phase.wallSeconds)} events/s, ${fmt(phase.result.requests / phase.wallSeconds, 1)} requests/s`);
+      log(`[${label}] latency p50 ${fmt(latency.p50, 1)} ms, p90 ${fmt(latency.p90, 1)} ms, p99 ${fmt(latency.p99, 1)} ms, max ${fmt(latency.max, 1)} ms`);
+      log(`[${label}] from scheduled send time: p50 ${fmt(scheduled.p50, 1)} ms, p99 ${fmt(scheduled.p99, 1)} ms (generator send lag p99 ${fmt(phase.result.sendLagP99Ms ?? 0, 1)} ms)`);
+      log(
+        `[${label}] statuses: ${JSON.stringify(phase.result.statuses)}; server RSS mean ${fmt(mean(phase.rssSamples))} MiB; CPU: server ` +
+          `${fmt(phase.serverCores, 2)} cores (${phase.serverThreads.slice(0, 4).map((t) => `${t.name} ${fmt(t.cores, 2)}`).join(', ')}), ` +
+          `other processes ${fmt(phase.otherCores, 2)}`,
+      );
+      const slowCount = phase.result.latenciesMs.filter((l) => l > TARGET_P99_MS).length;
+      log(`[${label}] ${slowCount} of ${phase.result.latenciesMs.length} requests over ${TARGET_P99_MS} ms`);
+      if (SETTINGS.traceSlow) {
+        const order = [...phase.result.latenciesMs.keys()].sort((a, b) => phase.result.latenciesMs[b]! - phase.result.latenciesMs[a]!);
+        const slow = order.slice(0, 15).sort((a, b) => phase.result.sentAtMs[a]! - phase.result.sentAtMs[b]!);
+        log(`[${label}] slowest (send time after window start : latency, ms): ${slow.map((i) => `+${fmt(phase.result.sentAtMs[i]!)}:${fmt(phase.result.latenciesMs[i]!)}`).join(' ')}`);
+        log(`[${label}] window start on the profile clock: ${phase.profileWindow.fromUs} µs`);
+      }
+      log();
+      return { phase, latency };
+    };
+    const afterBurst = await runPaced('paced, after the peak', 2);
+    const settled = await waitUntilIdle(serverPid, SETTINGS.settleSeconds);
     log(
-      `[paced] statuses: ${JSON.stringify(paced.result.statuses)}; server RSS mean ${fmt(mean(paced.rssSamples))} MiB; CPU: server ` +
-        `${fmt(paced.serverCores, 2)} cores (${paced.serverThreads.slice(0, 4).map((t) => `${t.name} ${fmt(t.cores, 2)}`).join(', ')}), ` +
-        `other processes ${fmt(paced.otherCores, 2)}`,
+      `[settle] server idle (${fmt(settled.cores, 2)} cores over 1 s) after ${fmt(settled.seconds, 1)} s${settled.idle ? '' : ` — NOT idle within ${SETTINGS.settleSeconds} s`}`,
     );
-    const slowCount = paced.result.latenciesMs.filter((l) => l > TARGET_P99_MS).length;
-    log(`[paced] ${slowCount} of ${paced.result.latenciesMs.length} requests over ${TARGET_P99_MS} ms`);
-    if (SETTINGS.traceSlow) {
-      const order = [...paced.result.latenciesMs.keys()].sort((a, b) => paced.result.latenciesMs[b]! - paced.result.latenciesMs[a]!);
-      const slow = order.slice(0, 15).sort((a, b) => paced.result.sentAtMs[a]! - paced.result.sentAtMs[b]!);
-      log(`[paced] slowest (send time after window start : latency, ms): ${slow.map((i) => `+${fmt(paced.result.sentAtMs[i]!)}:${fmt(paced.result.latenciesMs[i]!)}`).join(' ')}`);
-      log(`[paced] window start on the profile clock: ${paced.profileWindow.fromUs} µs`);
-    }
     log();
+    const steady = await runPaced('paced', 3);
+    const paced = steady.phase;
+    const pacedLatency = steady.latency;
 
     // --- 3. stop the server, then the raw engine
     const stopStarted = performance.now();
@@ -542,6 +499,12 @@ async function main(): Promise<void> {
     const stopped = server;
     server = undefined;
     if (code !== 0) log(stopped.output().slice(-4000));
+    else if (peakErrors.length > 0) {
+      // The server logs at warn: its error lines say what the failing answers were.
+      const errorLines = stopped.output().split('\n').filter((line) => /"level":(50|60)/.test(line));
+      log(`[stop] ${errorLines.length} server error log lines; the first ones:`);
+      for (const line of errorLines.slice(0, 3)) log(`  ${line.slice(0, 1500)}`);
+    }
 
     const clickhouseDir = path.join(dataDir, 'clickhouse');
     const check = await openClickHouse({ kind: 'embedded', dataDir: clickhouseDir, connections: 1 });
@@ -621,7 +584,8 @@ async function main(): Promise<void> {
       `Sightline ingest bench (${new Date().toISOString().slice(0, 16)}Z, ${cores} cores shared by server + load generator, node ${process.version})`,
       `peak (${SETTINGS.concurrency} conns, 50-event batches, ${SETTINGS.seconds}s): ${fmt(peakEps)} events/s, ${fmt(peakRps)} req/s, p50 ${fmt(peakLatency.p50, 1)} ms, p99 ${fmt(peakLatency.p99, 1)} ms`,
       `  server ${fmt(peak.serverCores, 2)} cores (JS main thread ${fmt(peak.serverThreads.find((t) => t.name === 'main (JS)')?.cores ?? 0, 2)}), generator ${fmt(peak.generatorCores, 2)} cores; writer ~${fmt(stored.rowsPerInsert)} rows/insert`,
-      `paced @10% (${fmt(pacedRps, 1)} req/s): p50 ${fmt(pacedLatency.p50, 1)} ms, p99 ${fmt(pacedLatency.p99, 1)} ms  (target p99 <= ${TARGET_P99_MS} ms: ${latencyOk ? 'MET' : 'NOT MET'})`,
+      `paced @10% (${fmt(pacedRps, 1)} req/s), steady state: p50 ${fmt(pacedLatency.p50, 1)} ms, p99 ${fmt(pacedLatency.p99, 1)} ms  (target p99 <= ${TARGET_P99_MS} ms: ${latencyOk ? 'MET' : 'NOT MET'})`,
+      `  right after the peak (merge backlog running): p50 ${fmt(afterBurst.latency.p50, 1)} ms, p99 ${fmt(afterBurst.latency.p99, 1)} ms; server idle again after ${fmt(settled.seconds, 1)} s`,
       `raw chDB (${SETTINGS.rawBatchRows}-row inserts): ${fmt(rawRps)} rows/s at ${fmt(raw.cores, 2)} cores via ${rawVia}` +
         ` (client path ${fmt(clientRps)}, Session.insert ${fmt(rawSession.rows / rawSession.seconds)})`,
       `ratio HTTP/raw: ${fmt(ratio, 2)}  (target >= ${TARGET_RATIO}: ${ratioOk ? 'MET' : 'NOT MET'}); vs client path ${fmt(peakEps / clientRps, 2)}`,
@@ -665,3 +629,22 @@ main().catch((error: unknown) => {
   console.error(error instanceof Error ? (error.stack ?? error.message) : error);
   process.exit(1);
 });
+
+/** Waits until the server uses under 0.15 cores over a second (its merges are done), at most `maxSeconds`. */
+async function waitUntilIdle(pid: number, maxSeconds: number): Promise<{ idle: boolean; seconds: number; cores: number }> {
+  const started = performance.now();
+  let cores = Number.NaN;
+  while ((performance.now() - started) / 1000 < maxSeconds) {
+    const before = totalCpuSeconds(threadCpu(pid));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    cores = totalCpuSeconds(threadCpu(pid)) - before;
+    if (cores < 0.15) return { idle: true, seconds: (performance.now() - started) / 1000, cores };
+  }
+  return { idle: false, seconds: (performance.now() - started) / 1000, cores };
+}
+
+function totalCpuSeconds(threads: ThreadCpu): number {
+  let sum = 0;
+  for (const thread of threads.values()) sum += thread.seconds;
+  return sum;
+}

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import path from 'node:path';
+import { freePort, REPO_ROOT } from '../../e2e/support/server-process.ts';
 
 /** A Sightline server started as a child process on a data directory of its own. */
 export type RunningServer = {
@@ -14,22 +13,6 @@ export type RunningServer = {
 };
 
 export type Project = { projectId: string; adminKey: string };
-
-/** The repository root (bench/query/../..). */
-export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
-
-/** A TCP port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts `sightline serve` the way an operator does (production mode, warn

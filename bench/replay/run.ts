@@ -33,15 +33,10 @@ import { fileURLToPath } from 'node:url';
 import { HEADERS } from '@sightline/protocol';
 import { openClickHouse } from '../../apps/server/src/storage/clickhouse/client.ts';
 import { rssMiB } from '../ingest/proc.ts';
+import { positiveFromEnv as env } from '../env.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURE = path.join(ROOT, 'apps/server/src/replay/fixtures/rrweb-recording.json');
-const env = (name: string, fallback: number) => {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${raw}`);
-  return value;
-};
 const SETTINGS = {
   seconds: env('BENCH_SECONDS', 20),
   warmupSeconds: env('BENCH_WARMUP_SECONDS', 2),

@@ -13,6 +13,12 @@ export type ServerProcessOptions = {
   adminSecret: string;
   /** Extra environment for the child (merged over the test's own). */
   env?: Record<string, string>;
+  /** Extra `serve` arguments, e.g. `['--demo']`. */
+  args?: string[];
+  /** Node flags before the script, e.g. `['--cpu-prof']` (`--import tsx` is always there). */
+  nodeArgs?: string[];
+  /** How much of the child's output `output()` keeps (default 8 000 characters). */
+  keepOutputChars?: number;
   /** How long to wait for `GET /ready` to answer 200 (default 45 s). */
   readyTimeoutMs?: number;
 };
@@ -63,7 +69,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   const url = `http://127.0.0.1:${options.port}`;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', CLI, 'serve', '--data-dir', options.dataDir, '--port', String(options.port), '--host', '127.0.0.1'],
+    ['--import', 'tsx', ...(options.nodeArgs ?? []), CLI, 'serve', '--data-dir', options.dataDir, '--port', String(options.port), '--host', '127.0.0.1', ...(options.args ?? [])],
     {
       cwd: REPO_ROOT,
       env: {
@@ -77,7 +83,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   );
   let tail = '';
   const keep = (chunk: Buffer) => {
-    tail = (tail + chunk.toString('utf8')).slice(-8000);
+    tail = (tail + chunk.toString('utf8')).slice(-(options.keepOutputChars ?? 8000));
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);

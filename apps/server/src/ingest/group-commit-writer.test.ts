@@ -114,4 +114,46 @@ describe('group-commit writer', () => {
     assert.deepEqual(await retry.write([row('fail', 1)], { dedupKey: 'fail:main:x' }), { inserted: 1, deduped: false });
     await retry.close();
   });
+
+  test('a stalled insert does not hold the requests queued behind it; normal inserts run one at a time', async () => {
+    // An engine double whose first insert hangs until released.
+    let release: () => void = () => {};
+    const inserts: { rows: number; startedAt: number }[] = [];
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const engine: ClickHouse = {
+      capabilities: { accessControl: false, onCluster: false, embedded: true },
+      cluster: undefined,
+      query: async () => [],
+      command: async () => {},
+      async insert(request) {
+        concurrent++;
+        maxConcurrent = Math.max(maxConcurrent, concurrent);
+        inserts.push({ rows: String(request.values).split('\n').length - 1, startedAt: performance.now() });
+        if (inserts.length === 1) await new Promise<void>((resolve) => (release = resolve));
+        concurrent--;
+      },
+      dedicated: () => engine,
+      close: async () => {},
+    };
+    const writer = createGroupCommitWriter(engine, log, { maxWaitMs: 1, overlapAfterMs: 30 });
+    const stalled = writer.write([row('stall', 1)]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const started = performance.now();
+    await writer.write([row('stall', 2)]);
+    const waited = performance.now() - started;
+    // The overlapping insert starts once the stalled one is 30 ms old (not sooner), and is not held until it ends.
+    const overlapAfter = inserts[1]!.startedAt - inserts[0]!.startedAt;
+    // (29: Node timers may fire up to a millisecond before performance.now() says the delay passed.)
+    assert.ok(overlapAfter >= 29, `the overlapping insert started ${overlapAfter} ms into the stall`);
+    assert.ok(waited < 2000, `the second request waited ${waited} ms`);
+    release();
+    await stalled;
+    assert.equal(maxConcurrent, 2);
+    // Quick inserts: one at a time.
+    maxConcurrent = 0;
+    await Promise.all(Array.from({ length: 20 }, (_, i) => writer.write([row('stall', i)])));
+    assert.equal(maxConcurrent, 1);
+    await writer.close();
+  });
 });

@@ -3,6 +3,7 @@ import { ServiceUnavailable } from '@sightline/protocol';
 import type { ClickHouse } from '../storage/clickhouse/client.ts';
 import type { Settings } from '../storage/clickhouse/settings.ts';
 import { EVENTS_TABLE, type EventRow, type EventSink, type WriteResult } from '../storage/clickhouse/events.ts';
+import { eventLines } from './event-lines.ts';
 import { RecentBatches } from './recent-batches.ts';
 
 export type GroupCommitOptions = {
@@ -12,6 +13,17 @@ export type GroupCommitOptions = {
   maxBytes?: number;
   /** …or when the oldest waiting request has waited this long (default 5 ms). */
   maxWaitMs?: number;
+  /**
+   * Inserts that may run at once, each on its own connection (default 2). A
+   * further one starts only when the running insert is stalled: it has run
+   * `overlapAfterMs` and three times as long as inserts usually take. Then a
+   * slow insert does not hold every request queued behind it, while normal
+   * inserts stay one at a time and large (each insert costs the engine a part,
+   * a fixed ~6-17 ms of CPU and later merges).
+   */
+  connections?: number;
+  /** See `connections` (default 30 ms). */
+  overlapAfterMs?: number;
   /** Waiting rows beyond which new requests are refused with 503 (default 200 000). */
   maxQueuedRows?: number;
   /** How long a batch id is remembered for deduplication (default 1 hour). */
@@ -21,6 +33,8 @@ export type GroupCommitOptions = {
 
 type Request = {
   lines: Buffer;
+  /** performance.now() when it was queued. */
+  queuedAt: number;
   rows: number;
   dedupKey: string | undefined;
   resolve: (result: WriteResult) => void;
@@ -37,9 +51,10 @@ export type GroupCommitWriter = EventSink & {
 
 /**
  * Group commit: requests that arrive together become one engine insert on a
- * dedicated connection, and each request is answered only after the insert
- * holding its rows returned. Batches carry a dedup key (tenancy + batch id):
- * a key seen within the window, or still in flight, is not written again.
+ * dedicated connection (a second one only while an insert is stalled), and
+ * each request is answered only after the insert holding its rows returned.
+ * Batches carry a dedup key (tenancy + batch id): a key seen within the
+ * window, or still in flight, is not written again.
  *
  * @example
  * const writer = createGroupCommitWriter(ch.dedicated(), log);
@@ -59,35 +74,70 @@ export function createGroupCommitWriter(ch: ClickHouse, log: Logger, options: Gr
     type_json_skip_duplicated_paths: 1,
     ...(ch.capabilities.embedded ? {} : { async_insert: 1, wait_for_async_insert: 1 }),
   };
-  const insert = (lines: Buffer) =>
-    ch.insert({ name: 'ingest.group-commit', table: EVENTS_TABLE, values: lines, settings: insertSettings });
+  const connections = Math.max(1, options.connections ?? 2);
+  const overlapAfterMs = options.overlapAfterMs ?? 30;
+  // The first connection is the one handed in; more are opened only when an overlap needs one.
+  const idle: ClickHouse[] = [ch];
+  let opened = 1;
+  const takeConnection = (): ClickHouse | undefined => {
+    const free = idle.pop();
+    if (free || opened >= connections) return free;
+    opened++;
+    return ch.dedicated();
+  };
+  const insert = (connection: ClickHouse, lines: Buffer) =>
+    connection.insert({ name: 'ingest.group-commit', table: EVENTS_TABLE, values: lines, settings: insertSettings });
 
   const recent = new RecentBatches(dedupWindowMs, 2_000_000, now);
   const inFlight = new Map<string, Promise<WriteResult>>();
-  let queue: Request[] = [];
+  const queue: Request[] = [];
   let queuedRows = 0;
   let queuedBytes = 0;
   let timer: NodeJS.Timeout | undefined;
-  let inserting: Promise<void> | undefined;
+  let timerAt = 0;
+  /** Running inserts, by when they started (performance.now()). */
+  const running = new Map<Promise<void>, number>();
+  /** How long inserts usually take (moving average, ms). */
+  let usualInsertMs = 0;
   let closed = false;
   const stats = { inserts: 0, rows: 0, queuedRows: 0 };
 
-  const schedule = () => {
-    if (inserting) return; // the running insert flushes again when it returns
-    if (queuedRows >= maxRows || queuedBytes >= maxBytes) {
-      if (timer) clearTimeout(timer);
+  const setTimer = (ms: number) => {
+    const at = performance.now() + ms;
+    if (timer && timerAt <= at) return;
+    if (timer) clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(() => {
       timer = undefined;
-      void flush();
-    } else if (!timer && queue.length > 0) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        void flush();
-      }, maxWaitMs);
+      schedule();
+    }, Math.max(0, ms));
+  };
+
+  /**
+   * Starts an insert when one is due: with nothing running, once the size limits
+   * or `maxWaitMs` are reached; with inserts running, only once the latest of
+   * them looks stalled (a finishing insert also takes the queue along).
+   */
+  const schedule = () => {
+    if (queue.length === 0) return;
+    const at = performance.now();
+    if (running.size === 0) {
+      const waited = at - queue[0]!.queuedAt;
+      if (queuedRows >= maxRows || queuedBytes >= maxBytes || waited >= maxWaitMs) start();
+      else setTimer(maxWaitMs - waited);
+    } else if (running.size < connections) {
+      const latest = Math.max(...running.values());
+      const stalledAfter = Math.max(overlapAfterMs, 3 * usualInsertMs);
+      if (at - latest >= stalledAfter) start();
+      else setTimer(stalledAfter - (at - latest));
     }
   };
 
-  const flush = async (): Promise<void> => {
-    if (inserting || queue.length === 0) return;
+  const start = () => {
+    const connection = takeConnection();
+    if (!connection) return;
+    if (timer) clearTimeout(timer);
+    timer = undefined;
     // Whole requests, up to the size limits (one request may exceed them alone).
     const taken: Request[] = [];
     let rows = 0;
@@ -110,9 +160,12 @@ export function createGroupCommitWriter(ch: ClickHouse, log: Logger, options: Gr
         request.resolve({ inserted: request.rows, deduped: false });
       }
     };
-    inserting = (async () => {
+    const startedAt = performance.now();
+    const run = (async () => {
       try {
-        await insert(Buffer.concat(taken.map((r) => r.lines)));
+        await insert(connection, taken.length === 1 ? taken[0]!.lines : Buffer.concat(taken.map((r) => r.lines), bytes));
+        const took = performance.now() - startedAt;
+        usualInsertMs = usualInsertMs === 0 ? took : 0.8 * usualInsertMs + 0.2 * took;
         succeeded(taken);
       } catch (error) {
         log.error({ err: error, rows, requests: taken.length }, 'group-commit insert failed');
@@ -123,7 +176,7 @@ export function createGroupCommitWriter(ch: ClickHouse, log: Logger, options: Gr
         // One bad request must not fail the others merged with it: insert them one by one.
         for (const request of taken) {
           try {
-            await insert(request.lines);
+            await insert(connection, request.lines);
             succeeded([request]);
           } catch (single) {
             request.reject(single);
@@ -131,10 +184,16 @@ export function createGroupCommitWriter(ch: ClickHouse, log: Logger, options: Gr
         }
       }
     })();
-    await inserting;
-    inserting = undefined;
-    // Requests that queued during the insert have waited long enough: go again.
-    if (queue.length > 0) void flush();
+    running.set(run, startedAt);
+    void run.finally(() => {
+      running.delete(run);
+      idle.push(connection);
+      // Requests that queued during the insert have waited long enough: go again.
+      if (queue.length > 0) start();
+      schedule();
+    });
+    // Still more than one insert's worth waiting: another connection may take it.
+    if (queue.length > 0) schedule();
   };
 
   const enqueue = (rows: readonly EventRow[], dedupKey: string | undefined): Promise<WriteResult> => {
@@ -143,9 +202,9 @@ export function createGroupCommitWriter(ch: ClickHouse, log: Logger, options: Gr
       return Promise.reject(new ServiceUnavailable(1, 'Ingestion is busy: the write queue is full.'));
     }
     const batchId = dedupKey ? dedupKey.slice(dedupKey.lastIndexOf(':') + 1) : null;
-    const lines = Buffer.from(rows.map((row) => `${JSON.stringify({ ...row, batch_id: batchId })}\n`).join(''));
+    const lines = Buffer.from(eventLines(rows, batchId));
     return new Promise<WriteResult>((resolve, reject) => {
-      queue.push({ lines, rows: rows.length, dedupKey, resolve, reject });
+      queue.push({ lines, queuedAt: performance.now(), rows: rows.length, dedupKey, resolve, reject });
       queuedRows += rows.length;
       queuedBytes += lines.length;
       stats.queuedRows = queuedRows;
@@ -191,9 +250,9 @@ export function createGroupCommitWriter(ch: ClickHouse, log: Logger, options: Gr
       closed = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
-      while (inserting || queue.length > 0) {
-        if (inserting) await inserting;
-        else await flush();
+      while (running.size > 0 || queue.length > 0) {
+        if (running.size === 0) start();
+        await Promise.race(running.keys());
       }
     },
   };

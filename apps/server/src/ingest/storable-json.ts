@@ -1,17 +1,43 @@
 const INT64_MIN = -(2 ** 63);
 const UINT64_LIMIT = 2 ** 64;
 
+const storableNumber = (n: number) => !(Number.isInteger(n) && Math.abs(n) < 1e21 && (n < INT64_MIN || n >= UINT64_LIMIT));
+
+/** Whether `storableJson` would return an equal value: no lone surrogates, no integers beyond 64 bits. */
+function isStorable(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (typeof current === 'string') {
+      if (!current.isWellFormed()) return false;
+    } else if (typeof current === 'number') {
+      if (!storableNumber(current)) return false;
+    } else if (Array.isArray(current)) {
+      for (const child of current) stack.push(child);
+    } else if (current !== null && typeof current === 'object') {
+      for (const key of Object.keys(current)) {
+        if (!key.isWellFormed()) return false;
+        stack.push((current as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return true;
+}
+
 /**
  * Makes a JSON value storable in a ClickHouse `JSON` column without changing
  * its meaning: lone UTF-16 surrogates in strings and keys become U+FFFD
  * (JSON.parse accepts `"\ud800"`; ClickHouse wants valid UTF-8), and integers
  * no 64-bit type holds (which ClickHouse refuses to parse) are kept as their
  * decimal text. Iterative, so a deeply nested value cannot exhaust the stack.
+ * A value that needs no repair is returned as it is (not copied).
  *
  * @example
  * storableJson({ 'k\ud800': ['v\udc00'], big: 1e20 }); // { 'k\ufffd': ['v\ufffd'], big: '100000000000000000000' }
  */
 export function storableJson<T>(value: T): T {
+  // Nearly every event is storable as it is: check first, copy only when something needs repair.
+  if (isStorable(value)) return value;
   const fix = (text: string) => (text.isWellFormed() ? text : text.toWellFormed());
   // JSON.stringify writes integers below 1e21 digit by digit (ClickHouse then reads an
   // integer and fails past 64 bits); from 1e21 on it writes exponents, read as Float64.

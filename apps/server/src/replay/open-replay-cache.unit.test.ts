@@ -41,3 +41,52 @@ test('open-replay lookup: concurrent callers share one query; failures are not c
   assert.equal(await lookup(tenancy, 'rt', 5001), 'replay-1');
   assert.equal(calls.length, 2);
 });
+
+test('open-replay lookup: a tenancy renews its recently asked tokens in one query (real PGlite)', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { randomUUID } = await import('node:crypto');
+  const { openPostgres } = await import('../storage/postgres/db.ts');
+  const { runPostgresMigrations } = await import('../storage/postgres/migrations.ts');
+  const dir = mkdtempSync(path.join(tmpdir(), 'sightline-open-replay-'));
+  const pg = await openPostgres({ kind: 'pglite', dataDir: dir });
+  try {
+    await runPostgresMigrations(pg);
+    // Replay rows without their users and sessions: foreign keys are not what this tests.
+    await pg.execute('SET session_replication_role = replica');
+    const queries: string[] = [];
+    const counted = { ...pg, execute: (sql: string, params?: unknown[]) => (queries.push(sql), pg.execute(sql, params)) } as typeof pg;
+    const tokens = [randomUUID(), randomUUID(), randomUUID()];
+    const at = Date.now();
+    const open = async (token: string, updatedAt: number) => {
+      const id = randomUUID();
+      await pg.execute(
+        `INSERT INTO session_replays (id, project_id, branch_id, refresh_token_id, user_id, started_at, last_event_at, updated_at)
+         VALUES ($1, $2, 'main', $3, $4, $5, $5, $5)`,
+        [id, tenancy.projectId, token, randomUUID(), new Date(updatedAt)],
+      );
+      return id;
+    };
+    const older = await open(tokens[0]!, at - 60_000);
+    const newer = await open(tokens[0]!, at - 1000);
+    await open(tokens[1]!, at - 10 * 60_000); // idle for longer than 3 minutes: closed
+    const lookup = createOpenReplayLookup(counted);
+    for (const token of tokens) assert.equal(await lookup(tenancy, token, at), token === tokens[0] ? newer : undefined);
+    assert.equal(queries.length, 3);
+    const third = await open(tokens[2]!, at + 500);
+    // Still asked (cached answers), so still worth renewing.
+    assert.equal(await lookup(tenancy, tokens[2]!, at + 600), undefined);
+    assert.equal(await lookup(tenancy, tokens[1]!, at + 600), undefined);
+    // At +1000 the first token's entry expires; the others (asked, past half their life) come along.
+    assert.equal(await lookup(tenancy, tokens[0]!, at + 1000), newer);
+    assert.equal(queries.length, 4);
+    assert.equal(await lookup(tenancy, tokens[2]!, at + 1001), third, 'renewed with the first token');
+    assert.equal(await lookup(tenancy, tokens[1]!, at + 1001), undefined);
+    assert.equal(queries.length, 4);
+    assert.notEqual(older, newer);
+  } finally {
+    await pg.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
