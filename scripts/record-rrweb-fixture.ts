@@ -10,15 +10,15 @@
  * identical, file.
  *
  * Usage: node --import tsx scripts/record-rrweb-fixture.ts [output.json]
- * Needs Debian's Chromium at /usr/bin/chromium (`CHROMIUM` overrides the path).
+ * Needs Debian's Chromium at /usr/bin/chromium (`CHROMIUM_PATH` overrides the path).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../e2e/support/browser.ts';
+
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUTPUT = path.resolve(process.argv[2] ?? path.join(ROOT, 'apps/server/src/replay/fixtures/rrweb-recording.json'));
@@ -98,22 +98,8 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address() as AddressInfo;
-  const profile = mkdtempSync(path.join(tmpdir(), 'rrweb-fixture-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    viewport: { width: 1280, height: 800 },
-    timeout: 120_000,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium({ viewport: { width: 1280, height: 800 }, timeout: 120_000 });
+  const { context } = browser;
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(60_000);
@@ -164,9 +150,8 @@ async function main(): Promise<void> {
     console.log(`wrote ${events.length} events, ${Buffer.byteLength(json)} bytes to ${path.relative(ROOT, OUTPUT)}`);
     console.log(`events by rrweb type: ${JSON.stringify(Object.fromEntries(types))}`);
   } finally {
-    await context.close();
+    await browser.close();
     http.close();
-    rmSync(profile, { recursive: true, force: true });
   }
 }
 

@@ -58,6 +58,7 @@ engineOptions(
   });
   const log = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY });
   const server = await startServer(config, log, { demo: flags.demo ?? false });
+  if (flags.demo) process.stdout.write(`\n  Demo page: ${server.url}/demo  (the events it sends: see the query printed on the page)\n\n`);
   installShutdown(server, log);
 });
 

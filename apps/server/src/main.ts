@@ -8,6 +8,7 @@ import { authRoutes } from './auth/routes.ts';
 import { isSessionActive } from './auth/sessions.ts';
 import { createTokenIssuer, loadOrCreateSigningKey } from './auth/tokens.ts';
 import type { Config } from './config.ts';
+import { demoPageAssets, SDK_DIST, sdkAssets } from './demo-page.ts';
 import { ensureDemoProject } from './demo-project.ts';
 import { migrateAll, migrationStatus, openEngines, type Engines } from './engines.ts';
 import { buildApp } from './http/app.ts';
@@ -136,7 +137,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       ...syncRoutes({ postgres: engines.postgres, clickhouse: engines.clickhouse, scheduler: sync }),
       ...savedQueryRoutes({ postgres: engines.postgres }),
     ];
-    if (options.demo) await ensureDemoProject(engines.postgres, config.dataDir, log);
+    const demo = options.demo ? await ensureDemoProject(engines.postgres, config.dataDir, log) : undefined;
     app = await buildApp({
       logger: log,
       routes,
@@ -145,6 +146,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       trustProxy: config.trustProxy,
       version: VERSION,
       ready: () => readiness(engines),
+      assets: [...sdkAssets(SDK_DIST), ...(demo ? demoPageAssets(demo) : [])],
     });
     let url = `http://${config.host}:${config.port}`;
     if (options.listen !== false) {

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { CUSTOM_EVENT_NAME, jsonShapeProblem, MAX_BATCH_EVENTS, MAX_SERVER_EVENTS } from './limits.ts';
+
+export * from './limits.ts';
 
 /** A UUID as Stack Auth accepts it: version nibble 1–8, variant 8, 9, a or b. */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
@@ -7,31 +10,6 @@ export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-
 export const uuidField = (field: string) => z.string().regex(UUID_PATTERN, `Invalid ${field}`);
 
 export const BUILT_IN_BROWSER_EVENTS = ['$page-view', '$click'] as const;
-export const CUSTOM_EVENT_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
-export const MAX_BATCH_EVENTS = 500;
-export const MAX_SERVER_EVENTS = 1000;
-export const MAX_DATA_DEPTH = 16;
-export const MAX_DATA_KEYS = 2000;
-
-/**
- * Counts keys and depth of a JSON value without recursion (a hostile body can
- * nest far deeper than the stack). Returns the first limit exceeded, if any.
- */
-export function jsonShapeProblem(value: unknown, limits = { depth: MAX_DATA_DEPTH, keys: MAX_DATA_KEYS }): string | undefined {
-  const stack: [unknown, number][] = [[value, 1]];
-  let keys = 0;
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop()!;
-    if (current === null || typeof current !== 'object') continue;
-    if (depth > limits.depth) return `is nested too deeply (at most ${limits.depth} levels)`;
-    const children = Array.isArray(current) ? current : Object.values(current);
-    if (!Array.isArray(current)) keys += children.length;
-    if (keys > limits.keys) return `has too many keys (at most ${limits.keys})`;
-    for (const child of children) stack.push([child, depth + 1]);
-  }
-  return undefined;
-}
-
 /** Event data: a JSON object within the depth and key limits. */
 export const eventDataSchema = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
   const problem = jsonShapeProblem(value);

@@ -31,3 +31,10 @@ export const projectUpdateSchema = z
     analytics: z.object({ enabled: z.boolean() }).strict().optional(),
   })
   .strict();
+
+/**
+ * `GET /analytics/client-config`: what a browser SDK needs to know before it
+ * captures anything. Publishable-key access, no user needed.
+ */
+export const analyticsClientConfigSchema = z.object({ enabled: z.boolean() });
+export type AnalyticsClientConfig = z.infer<typeof analyticsClientConfigSchema>;

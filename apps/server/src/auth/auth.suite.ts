@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { HEADERS, MAX_METADATA_BYTES } from '@sightline/protocol';
+import { eventually } from '../testing/eventually.ts';
 import { describeWithServer, type PostgresKind, type TestProject, type TestServer } from '../testing/test-server.ts';
 
 const API = '/api/v1';
@@ -159,6 +160,29 @@ export function registerAuthSuite(kind: PostgresKind): void {
       }
       const read = assertOk(await req({ method: 'GET', url: `${API}/internal/projects/current`, headers: project.headers('admin') }));
       assert.equal(read.id, project.projectId);
+    });
+
+    test('client-config tells a browser SDK whether analytics is on, with the publishable key alone', async () => {
+      const off = await t().createProject({ analytics: false });
+      const on = await t().createProject({ analytics: true });
+      const config = async (project: TestProject) =>
+        req({ method: 'GET', url: `${API}/analytics/client-config`, headers: project.headers('client') });
+      assert.deepEqual(assertOk(await config(off)), { enabled: false });
+      const answer = await config(on);
+      assert.deepEqual(assertOk(answer), { enabled: true });
+      assert.equal(answer.headers['cache-control'], 'private, max-age=60');
+      // Turning it on reaches the endpoint (after the few seconds of the credentials cache at most).
+      assertOk(await req({ method: 'PATCH', url: `${API}/internal/projects/current`, headers: off.headers('admin'), payload: { analytics: { enabled: true } } }));
+      await eventually(
+        async () => {
+          const answer = await config(off);
+          return answer.statusCode === 200 && answer.json().enabled === true;
+        },
+        10_000,
+        'client-config answering enabled: true',
+      );
+      const wrongKey = { ...on.headers('client'), 'x-stack-publishable-client-key': 'pck_wrong' };
+      assertKnownError(await req({ method: 'GET', url: `${API}/analytics/client-config`, headers: wrongKey }), 401, 'INVALID_PUBLISHABLE_CLIENT_KEY');
     });
 
     test('branches: default main; users of branch dev are invisible from main', async () => {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
   accessTokenSchema,
+  analyticsClientConfigSchema,
   anonymousSignUpSchema,
   CurrentProjectNotFound,
   HEADERS,
@@ -257,6 +258,20 @@ export function authRoutes(deps: AuthRoutesDeps): RouteSpec<any, any, any, any>[
         await revokeSession(deps.postgres, tenancyOf(auth), user.refreshTokenId);
         deps.authenticator.forgetSession(user.refreshTokenId);
         return { success: true as const };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/analytics/client-config',
+      summary: 'Whether the project records analytics: the browser SDK asks once and does nothing when it is off',
+      tags: ['analytics'],
+      access: CLIENT_PLUS,
+      response: analyticsClientConfigSchema,
+      handler: async ({ auth, reply }) => {
+        // The browser may keep it for a minute (per project: the answer varies with the headers).
+        reply.header('cache-control', 'private, max-age=60');
+        reply.header('vary', `${HEADERS.projectId}, ${HEADERS.branchId}`);
+        return { enabled: auth?.analyticsEnabled ?? false };
       },
     }),
     defineRoute({

@@ -52,7 +52,15 @@ describe('HTTP service', () => {
   const logged: unknown[] = [];
   before(async () => {
     const logger = pino({ level: 'error' }, { write: (line: string) => logged.push(JSON.parse(line)) });
-    app = await buildApp({ logger, routes: [echo, failing, known], ready: async () => ({ ready: true, checks: { x: 'ok' } }) });
+    app = await buildApp({
+      logger,
+      routes: [echo, failing, known],
+      ready: async () => ({ ready: true, checks: { x: 'ok' } }),
+      assets: [
+        { url: '/static/hello.js', contentType: 'text/javascript', body: () => 'hello()', maxAgeSeconds: 60 },
+        { url: '/static/missing.js', contentType: 'text/javascript', body: () => undefined },
+      ],
+    });
   });
   after(() => app.close());
 
@@ -164,5 +172,40 @@ describe('HTTP service', () => {
       required: true,
       schema: { type: 'string' },
     });
+  });
+
+  test('the API answers cross-origin preflights and exposes the headers the SDK reads', async () => {
+    const preflight = await app.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/echo',
+      headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-stack-access-token, content-type' },
+    });
+    assert.equal(preflight.statusCode, 204);
+    assert.equal(preflight.headers['access-control-allow-origin'], '*');
+    const allowed = String(preflight.headers['access-control-allow-headers']).split(', ');
+    for (const header of ['content-type', 'x-stack-access-token', 'x-stack-project-id', 'x-stack-publishable-client-key', 'x-stack-access-type']) {
+      assert.ok(allowed.includes(header), header);
+    }
+    assert.match(String(preflight.headers['access-control-allow-methods']), /POST/);
+    // Known errors keep the CORS headers, so the SDK can read the code of a rejected batch.
+    const refused = await post({ batch_id: 'nope', events: [] }, { 'content-type': 'application/json', origin: 'https://shop.example' });
+    assert.equal(refused.statusCode, 400);
+    assert.equal(refused.headers['access-control-allow-origin'], '*');
+    assert.match(String(refused.headers['access-control-expose-headers']), /x-stack-known-error/);
+    assert.match(String(refused.headers['access-control-expose-headers']), /retry-after/);
+    // Outside the API nothing is opened up.
+    const health = await app.inject({ method: 'GET', url: '/health' });
+    assert.equal(health.headers['access-control-allow-origin'], undefined);
+  });
+
+  test('static assets are served with their type and cache policy; a missing file is a known 404', async () => {
+    const res = await app.inject({ method: 'GET', url: '/static/hello.js' });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.body, 'hello()');
+    assert.equal(res.headers['content-type'], 'text/javascript');
+    assert.equal(res.headers['cache-control'], 'public, max-age=60');
+    const missing = await app.inject({ method: 'GET', url: '/static/missing.js' });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.headers['x-stack-known-error'], 'ROUTE_NOT_FOUND');
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import type { Logger } from 'pino';
-import { API_PREFIX, BodyParsingError, HEADERS, OperatorAuthenticationRequired } from '@sightline/protocol';
+import { API_PREFIX, BodyParsingError, HEADERS, OperatorAuthenticationRequired, RouteNotFound } from '@sightline/protocol';
 import { installErrorHandling } from './errors.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import type { Authenticate, AuthenticateOperator, RouteSpec } from './route.ts';
@@ -22,7 +22,23 @@ export type AppOptions = {
   trustProxy?: boolean;
   /** The service version shown in the OpenAPI document. */
   version?: string;
+  /** Files served as they are, outside the API (the browser SDK, the demo page). */
+  assets?: readonly StaticAsset[];
 };
+
+/** A file served with `GET url`; `body` is read per request so a rebuilt file is picked up. */
+export type StaticAsset = {
+  url: string;
+  contentType: string;
+  body: () => string | Buffer | undefined;
+  /** `cache-control: public, max-age=…` (default: no-cache). */
+  maxAgeSeconds?: number;
+};
+
+/** Request headers a browser may send cross-origin: Stack Auth's plus the body type. */
+const CORS_ALLOWED_HEADERS = ['content-type', ...Object.values(HEADERS).filter((h) => h.startsWith('x-stack-') && h !== HEADERS.knownError)].join(', ');
+/** Response headers the browser SDK reads. */
+const CORS_EXPOSED_HEADERS = [HEADERS.knownError, HEADERS.requestId, 'retry-after'].join(', ');
 
 /**
  * Builds the HTTP service: JSON parsing with limits, the known-error envelope,
@@ -50,7 +66,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header(HEADERS.requestId, request.id);
+    // The API is called from other origins (the browser SDK on a customer's site). Keys and
+    // tokens travel in headers, never cookies, so any origin may call it; access is the keys'.
+    if (request.url.startsWith(API_PREFIX)) {
+      reply.header('access-control-allow-origin', '*');
+      reply.header('access-control-expose-headers', CORS_EXPOSED_HEADERS);
+    }
   });
+  app.options(`${API_PREFIX}/*`, async (_request, reply) =>
+    reply
+      .code(204)
+      .header('access-control-allow-methods', 'GET, POST, PATCH, PUT, DELETE')
+      .header('access-control-allow-headers', CORS_ALLOWED_HEADERS)
+      .header('access-control-max-age', '86400')
+      .send(),
+  );
   installErrorHandling(app);
   // An empty JSON body means "no body" (clients post `content-type: application/json`
   // with nothing to refresh a session); `__proto__`/`constructor` keys are refused.
@@ -77,6 +107,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const state = await options.ready();
     return reply.code(state.ready ? 200 : 503).send(state);
   });
+
+  for (const asset of options.assets ?? []) {
+    app.get(asset.url, async (_request, reply) => {
+      const body = asset.body();
+      if (body === undefined) throw new RouteNotFound('GET', asset.url);
+      return reply
+        .header('content-type', asset.contentType)
+        .header('cache-control', asset.maxAgeSeconds ? `public, max-age=${asset.maxAgeSeconds}` : 'no-cache')
+        .header('access-control-allow-origin', '*')
+        .send(body);
+    });
+  }
 
   const routes = options.routes;
   const document = buildOpenApiDocument(routes, options.version ?? '0.0.0');
