@@ -79,7 +79,8 @@ export async function buildSdk(outDir: string = DIST): Promise<SdkSize[]> {
 export function formatSizes(sizes: SdkSize[]): { lines: string[]; ok: boolean } {
   const kb = (n: number) => `${(n / 1024).toFixed(2)} KB`;
   const lines = sizes.map((s) => {
-    const verdict = s.budget === undefined ? '' : s.gzip <= s.budget ? `ok (budget ${kb(s.budget)})` : `OVER BUDGET (${kb(s.budget)})`;
+    const verdict =
+      s.budget === undefined ? '' : s.gzip <= s.budget ? `ok (budget ${kb(s.budget)}, ${s.budget - s.gzip} B left)` : `OVER BUDGET (${kb(s.budget)}) by ${s.gzip - s.budget} B`;
     return `${s.file.padEnd(40)} ${kb(s.minified).padStart(10)} min ${kb(s.gzip).padStart(9)} gzip  ${verdict}`;
   });
   return { lines, ok: sizes.every((s) => s.budget === undefined || s.gzip <= s.budget) };

@@ -9,6 +9,9 @@ const MAX_LEVELS = 5;
  * selectorOf(document.querySelector('button')!);
  */
 export function selectorOf(element: Element): string {
+  // The element's own window: the page's in a browser, the test DOM's in tests.
+  const css = element.ownerDocument.defaultView!.CSS;
+  const escape = (identifier: string) => css.escape(identifier);
   const parts: string[] = [];
   let node: Element | null = element;
   while (node && parts.length < MAX_LEVELS && node.tagName !== 'HTML') {
@@ -18,12 +21,12 @@ export function selectorOf(element: Element): string {
     }
     const tag = node.tagName.toLowerCase();
     let part = tag;
-    for (const name of Array.from(node.classList).slice(0, 2)) part += `.${escape(name)}`;
+    for (const name of [...node.classList].slice(0, 2)) part += `.${escape(name)}`;
     const parent: Element | null = node.parentElement;
     if (parent) {
       let index = 0;
       let count = 0;
-      for (const sibling of Array.from(parent.children)) {
+      for (const sibling of parent.children) {
         if (sibling.tagName !== node.tagName) continue;
         count++;
         if (sibling === node) index = count;
@@ -34,11 +37,4 @@ export function selectorOf(element: Element): string {
     node = parent;
   }
   return parts.join(' > ');
-}
-
-/** `CSS.escape`, or (jsdom, older test DOMs) the same for ASCII: a leading digit needs a code-point escape. */
-function escape(identifier: string): string {
-  return typeof CSS !== 'undefined' && CSS.escape
-    ? CSS.escape(identifier)
-    : identifier.replace(/^\d|[^\w-]/g, (c) => (c < ':' && c >= '0' ? `\\3${c} ` : `\\${c}`));
 }
