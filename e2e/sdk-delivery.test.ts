@@ -153,6 +153,33 @@ describe('browser SDK: delivery', { skip, timeout: 240_000 }, () => {
     assert.ok(after[0]!.user_id, 'the next events belong to a new anonymous user');
   });
 
+  test("after sign-out the next user's replay is a new one that opens with a full snapshot", async () => {
+    const { page, project } = await f.openPage({ replays: true });
+    await f.ready(page);
+    await page.waitForFunction(() => (window as any).__sightlineRecorder !== undefined, undefined, { timeout: 15_000 });
+    await page.click('#buy');
+    await page.evaluate(() => (window as any).tracker.flush());
+    const replayOf = async (n: number) =>
+      eventually(async () => {
+        const list = await f.api.get(project, '/internal/session-replays');
+        return list.items.length >= n ? list.items : undefined;
+      }, 20_000, `${n} replay(s)`);
+    const [first] = await replayOf(1);
+    await page.evaluate(() => (window as any).tracker.signOut());
+    await page.click('#buy');
+    await page.evaluate(() => (window as any).tracker.flush());
+    const items = await replayOf(2);
+    const second = items.find((item: any) => item.id !== first.id);
+    assert.notEqual(second.project_user.id, first.project_user.id, 'another (anonymous) user');
+    const chunksOf = async (id: string) => (await f.api.get(project, `/internal/session-replays/${id}/events`)) as any;
+    const [before, after] = [await chunksOf(first.id), await chunksOf(second.id)];
+    assert.notEqual(after.chunks[0].browser_session_id, before.chunks[0].browser_session_id, 'a new browser session');
+    const events: any[] = after.chunk_events.flatMap((c: any) => c.events);
+    // rrweb's full snapshot is a Meta event (4) followed by the FullSnapshot (2): the replay can be rebuilt from its start.
+    assert.deepEqual(events.slice(0, 2).map((e) => e.type), [4, 2]);
+    await page.close();
+  });
+
   test('a recorded replay is listed by the replay API, masks inputs, and @rrweb/replay rebuilds the page', async () => {
     const { page, project } = await f.openPage({ replays: true });
     await f.ready(page);

@@ -16,7 +16,7 @@ function harness(options: { sampleRate?: number; random?: number; stored?: objec
   let recorder: RecorderOptions | undefined;
   let snapshots = 0;
   let loads = 0;
-  const stop = startReplays({
+  const replay = startReplays({
     store,
     storeKey: 'bs',
     options: { sampleRate: options.sampleRate, blockSelector: '.secret' },
@@ -36,7 +36,8 @@ function harness(options: { sampleRate?: number; random?: number; stored?: objec
   return {
     store,
     delivered,
-    stop,
+    stop: replay.stop,
+    rotate: replay.rotate,
     get loads() {
       return loads;
     },
@@ -108,4 +109,28 @@ test('stop() stops the recorder, also when it arrives after stop', async () => {
   assert.ok(await running.recorder());
   running.stop();
   assert.equal(await running.recorder(), undefined);
+});
+
+test('rotate() (sign-out, another user) starts a new browser session at once, with a full snapshot', async () => {
+  const h = harness();
+  const recorder = (await h.recorder())!;
+  recorder.emit({ type: 2, n: 1 });
+  h.advance(1_000);
+  h.rotate();
+  assert.equal(h.snapshots, 1);
+  recorder.emit({ type: 2, n: 2 }); // the snapshot rotate() asked for
+  const [before, after] = h.delivered.map((d) => d.meta);
+  assert.notEqual(after!.browserSessionId, before!.browserSessionId);
+  assert.equal(after!.startedAt, before!.startedAt + 1_000);
+  assert.equal(JSON.parse(h.store.get('bs')!).id, after!.browserSessionId);
+});
+
+test('rotate() before the recorder chunk arrived: the new session begins with its first snapshot', async () => {
+  const h = harness();
+  const first = JSON.parse(h.store.get('bs')!).id;
+  h.rotate();
+  const recorder = (await h.recorder())!;
+  recorder.emit({ type: 2 });
+  assert.equal(h.snapshots, 0);
+  assert.notEqual(h.delivered[0]!.meta.browserSessionId, first);
 });

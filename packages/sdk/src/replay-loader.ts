@@ -21,6 +21,9 @@ export type Recording = { stop(): void; snapshot(): void };
 /** The lazily loaded chunk (`recorder.ts`). */
 export type RecorderModule = { startRecorder(options: RecorderOptions): Recording };
 
+/** `rotate()` ends the browser session (sign-out, another user): the next events start a new one with a full snapshot. */
+export type ReplayControl = { stop(): void; rotate(): void };
+
 export type ReplayMeta = { browserSessionId: string; startedAt: number };
 
 type BrowserSession = { id: string; startedAt: number; lastActiveAt: number; sampled: boolean };
@@ -37,7 +40,7 @@ const WRITE_EVERY_MS = 5_000;
  * Recorded events go to `deliver` with the session they belong to.
  *
  * @example
- * const stop = startReplays({ store, storeKey, options: {}, load: () => import('./recorder.ts'), deliver });
+ * const replay = startReplays({ store, storeKey, options: {}, load: () => import('./recorder.ts'), deliver });
  */
 export function startReplays(args: {
   store: Store;
@@ -47,7 +50,7 @@ export function startReplays(args: {
   deliver: (event: unknown, bytes: number, meta: ReplayMeta, key: string) => void;
   now?: () => number;
   random?: () => number;
-}): () => void {
+}): ReplayControl {
   const now = args.now ?? Date.now;
   const rate = args.options.sampleRate ?? 1;
   let session: BrowserSession | undefined;
@@ -67,6 +70,11 @@ export function startReplays(args: {
     args.store.set(args.storeKey, JSON.stringify(session));
   };
 
+  const begin = (at: number) => {
+    session = { id: uuid(), startedAt: at, lastActiveAt: at, sampled: recording !== undefined || (args.random ?? Math.random)() < rate };
+    write(at);
+  };
+
   /** Marks activity; true when a new browser session had to start. */
   const touch = (at: number): boolean => {
     if (!session || at - session.lastActiveAt > IDLE_ROTATION_MS) {
@@ -74,8 +82,7 @@ export function startReplays(args: {
       const stored = read();
       if (stored && at - stored.lastActiveAt <= IDLE_ROTATION_MS) session = stored;
       else {
-        session = { id: uuid(), startedAt: at, lastActiveAt: at, sampled: recording !== undefined || (args.random ?? Math.random)() < rate };
-        write(at);
+        begin(at);
         return true;
       }
     }
@@ -85,7 +92,7 @@ export function startReplays(args: {
   };
 
   touch(now());
-  if (!session!.sampled) return () => undefined;
+  if (!session!.sampled) return { stop() {}, rotate() {} };
 
   const emit = (event: unknown) => {
     if (touch(now())) {
@@ -104,9 +111,16 @@ export function startReplays(args: {
     () => undefined, // The recorder chunk could not load (blocked, offline): no replay, events unaffected.
   );
 
-  return () => {
-    stopped = true;
-    recording?.stop();
-    recording = undefined;
+  return {
+    stop() {
+      stopped = true;
+      recording?.stop();
+      recording = undefined;
+    },
+    rotate() {
+      // Another user from here on: their replay starts in a new session, with a full snapshot.
+      begin(now());
+      recording?.snapshot();
+    },
   };
 }

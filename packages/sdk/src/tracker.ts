@@ -5,7 +5,7 @@ import { apiClient, type Api } from './http.ts';
 import { utf8Length, uuid } from './ids.ts';
 import { capturePageViews } from './page-views.ts';
 import type { StripQueryParams } from './privacy.ts';
-import { startReplays, type RecorderModule, type ReplayMeta, type ReplayOptions } from './replay-loader.ts';
+import { startReplays, type RecorderModule, type ReplayControl, type ReplayMeta, type ReplayOptions } from './replay-loader.ts';
 import { nextDelay, type Attempt } from './retry.ts';
 import { webStore, type Store } from './store.ts';
 import { tokenSource, type AccessTokenGetter } from './tokens.ts';
@@ -88,6 +88,7 @@ export function createTracker(options: TrackerOptions, env: TrackerEnvironment):
   const prefix = `sightline:${options.projectId}:`;
   const segment = tabSegment(webStore(() => win.sessionStorage), prefix);
   const cleanups: (() => void)[] = [];
+  let replay: ReplayControl | undefined;
   let stopped = false;
   let subject: string | undefined;
   /** Batches earlier pages persisted, waiting for the first token to tell whose they are. */
@@ -207,6 +208,7 @@ export function createTracker(options: TrackerOptions, env: TrackerEnvironment):
     held = [];
     events.clear();
     replays.clear();
+    replay?.rotate();
     for (const key of local.keys(`${prefix}queue:`)) local.remove(key);
   };
 
@@ -251,15 +253,14 @@ export function createTracker(options: TrackerOptions, env: TrackerEnvironment):
     for (const event of waiting) add(event, utf8Length(JSON.stringify(event)));
     if (options.replays) {
       const replayOptions = options.replays === true ? {} : options.replays;
-      cleanups.push(
-        startReplays({
-          store: local,
-          storeKey: `${prefix}browser-session`,
-          options: replayOptions,
-          load: () => env.loadRecorder(replayOptions),
-          deliver: (event, bytes, meta, key) => !stopped && replays.add(event, bytes, meta, key),
-        }),
-      );
+      replay = startReplays({
+        store: local,
+        storeKey: `${prefix}browser-session`,
+        options: replayOptions,
+        load: () => env.loadRecorder(replayOptions),
+        deliver: (event, bytes, meta, key) => !stopped && replays.add(event, bytes, meta, key),
+      });
+      cleanups.push(replay.stop);
     }
   };
 
