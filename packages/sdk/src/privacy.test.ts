@@ -154,6 +154,14 @@ describe('stripUrl', () => {
     assert.equal(stripUrl('https://a.example/#/reset?token=abc', undefined), 'https://a.example/#/reset?token=');
   });
 
+  test("a '?' inside a fragment parameter's value does not hide the parameters before it", () => {
+    assert.equal(
+      stripUrl('https://a.example/cb#access_token=abc&next=/a?b=1', undefined),
+      'https://a.example/cb#access_token=&next=%2Fa%3Fb%3D1',
+    );
+    assert.equal(stripUrl('https://a.example/#/cb?state=/x?y&code=abc', undefined), 'https://a.example/#/cb?state=%2Fx%3Fy&code=');
+  });
+
   test('an unparseable URL is returned as it is', () => {
     for (const href of ['', 'not a url', '/relative?token=1', 'http://[::1']) assert.equal(stripUrl(href, undefined), href);
   });

@@ -80,9 +80,10 @@ export function stripUrl(href: string, option: StripQueryParams | undefined, bas
   };
   if (clean(url.searchParams)) url.search = url.searchParams.toString();
   if (url.hash.includes('=')) {
-    // A hash route (`#/callback?code=…`) keeps its path; its parameters follow the '?'.
+    // A hash route (`#/callback?code=…`) keeps its path; its parameters follow the '?'. Only a '?'
+    // before the first '=' ends a route: in `#access_token=…&next=/a?b=1` it is part of a value.
     const hash = url.hash.slice(1);
-    const start = hash.indexOf('?') + 1;
+    const start = /^[^=?]*\?/.exec(hash)?.[0].length ?? 0;
     const fragment = new URLSearchParams(hash.slice(start));
     if (clean(fragment)) url.hash = hash.slice(0, start) + fragment;
   }
