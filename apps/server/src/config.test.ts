@@ -36,3 +36,14 @@ test('a ClickHouse server needs the limited user password for tenant queries', (
   const config = loadConfig({}, { CLICKHOUSE_URL: 'http://localhost:8123', CLICKHOUSE_LIMITED_PASSWORD: 'pw', CLICKHOUSE_CLUSTER: 'main' });
   assert.equal(config.clickhouse.cluster, 'main');
 });
+
+test('the writer and the users sync can be tuned; out-of-range values are refused', () => {
+  const defaults = loadConfig({}, {});
+  assert.deepEqual([defaults.ingest.connections, defaults.sync.minIntervalMs, defaults.sync.sweepMs], [2, 500, 5000]);
+  const tuned = loadConfig({}, { SIGHTLINE_INGEST_CONNECTIONS: '1', SIGHTLINE_SYNC_MIN_INTERVAL_MS: '0', SIGHTLINE_SYNC_SWEEP_MS: '60000' });
+  assert.deepEqual([tuned.ingest.connections, tuned.sync.minIntervalMs, tuned.sync.sweepMs], [1, 0, 60_000]);
+  assert.ok(Object.isFrozen(tuned.sync));
+  assert.throws(() => loadConfig({}, { SIGHTLINE_INGEST_CONNECTIONS: '0' }), /SIGHTLINE_INGEST_CONNECTIONS/);
+  assert.throws(() => loadConfig({}, { SIGHTLINE_SYNC_MIN_INTERVAL_MS: '-1' }), /SIGHTLINE_SYNC_MIN_INTERVAL_MS/);
+  assert.throws(() => loadConfig({}, { SIGHTLINE_SYNC_SWEEP_MS: '10' }), /SIGHTLINE_SYNC_SWEEP_MS/);
+});

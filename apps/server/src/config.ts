@@ -31,6 +31,14 @@ export type Config = Readonly<{
     maxQueuedRows: number;
     /** Requests per second per project on the ingestion endpoints (0 = unlimited). */
     rateLimit: number;
+    /** ClickHouse connections the writer may insert on; a second is used only while an insert stalls. */
+    connections: number;
+  }>;
+  sync: Readonly<{
+    /** Background users-sync runs start at least this far apart under a stream of changes. */
+    minIntervalMs: number;
+    /** Periodic sweep for a missed notification. */
+    sweepMs: number;
   }>;
   /** Replay chunks older than this many days are removed with their metadata. */
   replayRetentionDays: number;
@@ -74,6 +82,9 @@ const envSchema = z.object({
   SIGHTLINE_INGEST_FLUSH_MS: z.coerce.number().int().min(0).max(10_000).default(5),
   SIGHTLINE_INGEST_MAX_QUEUED_ROWS: z.coerce.number().int().min(1).default(200_000),
   SIGHTLINE_INGEST_RATE_LIMIT: z.coerce.number().min(0).default(1000),
+  SIGHTLINE_INGEST_CONNECTIONS: z.coerce.number().int().min(1).max(8).default(2),
+  SIGHTLINE_SYNC_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(500),
+  SIGHTLINE_SYNC_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   SIGHTLINE_QUERY_CONCURRENCY_PER_PROJECT: z.coerce.number().int().min(1).default(4),
   SIGHTLINE_QUERY_CONCURRENCY: z.coerce.number().int().min(1).default(8),
   SIGHTLINE_REPLAY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
@@ -138,6 +149,11 @@ export function loadConfig(
       flushMs: e.SIGHTLINE_INGEST_FLUSH_MS,
       maxQueuedRows: e.SIGHTLINE_INGEST_MAX_QUEUED_ROWS,
       rateLimit: e.SIGHTLINE_INGEST_RATE_LIMIT,
+      connections: e.SIGHTLINE_INGEST_CONNECTIONS,
+    }),
+    sync: Object.freeze({
+      minIntervalMs: e.SIGHTLINE_SYNC_MIN_INTERVAL_MS,
+      sweepMs: e.SIGHTLINE_SYNC_SWEEP_MS,
     }),
     replayRetentionDays: e.SIGHTLINE_REPLAY_RETENTION_DAYS,
     query: Object.freeze({

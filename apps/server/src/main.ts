@@ -99,6 +99,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       maxRows: config.ingest.flushRows,
       maxWaitMs: config.ingest.flushMs,
       maxQueuedRows: config.ingest.maxQueuedRows,
+      connections: config.ingest.connections,
       now,
     });
     const seeded = await events.seed();
@@ -106,7 +107,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     writer = events;
 
     stopRetention = scheduleReplayRetention(engines, config.replayRetentionDays, log);
-    sync = createSyncScheduler(engines.postgres, engines.clickhouse, log);
+    sync = createSyncScheduler(engines.postgres, engines.clickhouse, log, config.sync);
     if (options.backgroundSync !== false) await sync.start();
 
     const reader = await openTenantReader(config, engines);
