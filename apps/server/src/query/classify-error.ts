@@ -35,3 +35,17 @@ export function cleanMessage(message: string): string {
     .replace(/(\([A-Z_]+\))\.\s*\1\s*$/, '$1')
     .trim();
 }
+
+/**
+ * A syntax error's position counted in the tenant's own text. The engine
+ * counts in the statement the server built around it (`EXPLAIN AST <text>`),
+ * `prefix` characters longer on its first line; later lines are the tenant's.
+ *
+ * @example
+ * atTenantPosition('Syntax error: failed at position 19 (count): …', 12); // '… failed at position 7 (count): …'
+ */
+export function atTenantPosition(message: string, prefix: number): string {
+  return message
+    .replace(/failed at position (\d+)/, (_, n: string) => `failed at position ${Number(n) - prefix}`)
+    .replace(/\(line 1, col (\d+)\)/, (_, n: string) => `(line 1, col ${Number(n) - prefix})`);
+}

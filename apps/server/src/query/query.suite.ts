@@ -355,6 +355,15 @@ export function runQuerySuite(kind: PostgresKind): void {
         assert.doesNotMatch(res.body, /DB::Exception|Stack trace|EXPLAIN/);
       });
 
+      test("a syntax error's position, line and column are counted in the tenant's text", async () => {
+        const { a } = ready();
+        const at = async (sql: string) => (await query(a.project, { query: sql })).json().error as string;
+        assert.match(await at('SELEC count() FROM events'), /failed at position 7 \(count\)/);
+        assert.match(await at('SELECT count() FRM events\nWHERE 1'), /failed at position 20 \(events\) \(line 1, col 20\)/);
+        // Lines after the first, and leading blank lines, are the tenant's as written.
+        assert.match(await at('\n\nSELECT count()\nFROM events WHERE ('), /\(line 4, col 19\)/);
+      });
+
       test('only admin keys may query', async () => {
         const { a } = ready();
         for (const access of ['client', 'server'] as const) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { AnalyticsQueryError, ItemNotFound, RateLimited, ServiceUnavailable } from '@sightline/protocol';
-import { classifyClickHouseError } from './classify-error.ts';
+import { atTenantPosition, classifyClickHouseError } from './classify-error.ts';
 import type { StatementClassifier } from './statement-classifier.ts';
 import { DEFAULT_LIMITS, type Tenancy, type TenantReader } from './tenant-reader.ts';
 import { checkAst, checkQueryTree, checkSelectRoot, checkStatementClass, cteNamesOf } from './validator.ts';
@@ -65,14 +65,21 @@ export function createQueryRunner(deps: QueryRunnerDeps): QueryRunner {
     return known;
   };
 
+  /** The tenant's text under `EXPLAIN AST`; a syntax error points into that text, not into the wrapper. */
+  const explainAst = (tenancy: Tenancy, sql: string, params: Record<string, unknown>) =>
+    deps.reader.explain(tenancy, EXPLAIN_AST + sql, params).catch((error: unknown) => {
+      if (engineCode(error) === SYNTAX_ERROR) (error as Error).message = atTenantPosition((error as Error).message, EXPLAIN_AST.length);
+      throw error;
+    });
+
   const validate = async (tenancy: Tenancy, sql: string, params: Record<string, unknown>) => {
     const statement = await deps.classifier.classify(sql);
     if (statement.statementCount <= 1 && !statement.parsed) {
-      // Let the parser explain what is wrong (a syntax error passes through as is).
-      await deps.reader.explain(tenancy, `EXPLAIN AST ${sql}`, params);
+      // Let the parser explain what is wrong (a syntax error passes through, at its place in the tenant's text).
+      await explainAst(tenancy, sql, params);
     }
     checkStatementClass(statement);
-    const ast = await deps.reader.explain(tenancy, `EXPLAIN AST ${sql}`, params);
+    const ast = await explainAst(tenancy, sql, params);
     checkSelectRoot(ast);
     const ctes = cteNamesOf(await deps.reader.explain(tenancy, `EXPLAIN QUERY TREE run_passes = 0 ${sql}`, params));
     checkAst(ast, ctes);
@@ -83,8 +90,9 @@ export function createQueryRunner(deps: QueryRunnerDeps): QueryRunner {
     async run(tenancy, input) {
       if (deps.disabledReason) throw new ServiceUnavailable(60, `Tenant queries are disabled: ${deps.disabledReason}.`);
       const queryId = `${tenancy.projectId}:${tenancy.branchId}:${randomUUID()}`;
-      const sql = input.query.trim().replace(/;\s*$/, '');
-      if (sql === '') throw new AnalyticsQueryError('The query is empty.');
+      // Leading whitespace stays: the engine's syntax-error lines and columns then match the tenant's text.
+      const sql = input.query.trimEnd().replace(/;$/, '');
+      if (sql.trim() === '') throw new AnalyticsQueryError('The query is empty.');
       const running = inFlight.get(tenancy.projectId) ?? 0;
       if (running >= perProject) {
         throw new RateLimited(1, `Too many queries in flight for this project (at most ${perProject}). Retry after 1 seconds.`);
@@ -130,6 +138,9 @@ export function createQueryRunner(deps: QueryRunnerDeps): QueryRunner {
     if (timings.size > TIMINGS_KEPT) timings.delete(timings.keys().next().value as string);
   }
 }
+
+const EXPLAIN_AST = 'EXPLAIN AST ';
+const SYNTAX_ERROR = 62;
 
 /** The ClickHouse error code of an engine error (chDB and server errors both carry one). */
 function engineCode(error: unknown): number | undefined {
