@@ -25,7 +25,7 @@ export type SdkSize = { file: string; minified: number; gzip: number; budget?: n
 const common: BuildOptions = {
   bundle: true,
   minify: true,
-  target: 'es2020',
+  target: 'es2021',
   legalComments: 'none',
   logLevel: 'warning',
   absWorkingDir: PACKAGE,

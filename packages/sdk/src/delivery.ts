@@ -104,6 +104,8 @@ export function createDelivery<M>({
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
   const stats = { sent: 0, dropped: 0 };
+  /** Batches a keepalive send is carrying right now. */
+  const unloading = new WeakSet<Batch<M>>();
 
   const remove = (batch: Batch<M>) => {
     queue = queue.filter((b) => b !== batch);
@@ -219,11 +221,15 @@ export function createDelivery<M>({
       if (isOnline && !isOnline()) return;
       queue = queue.flatMap(pieces);
       for (const batch of [...queue]) {
+        // Already on its way from an earlier unload (hidden, then pagehide): not twice.
+        if (unloading.has(batch)) continue;
         // The request's envelope (ids, times, keys) counts against the browser's keepalive budget too.
         const cost = batch.bytes + ENVELOPE_BYTES;
         if (cost > budget.bytes) break;
         budget.bytes -= cost;
+        unloading.add(batch);
         send(batch, true).then(({ outcome }) => {
+          unloading.delete(batch);
           if (outcome !== 'sent' || !queue.includes(batch)) return;
           remove(batch);
           stats.sent += batch.items.length;

@@ -36,13 +36,13 @@ export function looksPersonal(text: string): boolean {
   return false;
 }
 
+/** From the right, every second digit doubled (its digits summed): a valid number sums to a multiple of 10. */
 function luhn(digits: string): boolean {
   let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = Number(digits[digits.length - 1 - i]);
-    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-    sum += d;
-  }
+  [...digits].reverse().forEach((digit, i) => {
+    const d = Number(digit) * (1 + (i % 2));
+    sum += d > 9 ? d - 9 : d;
+  });
   return sum % 10 === 0;
 }
 

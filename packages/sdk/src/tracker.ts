@@ -1,4 +1,4 @@
-import { CUSTOM_EVENT_NAME } from '@sightline/protocol/limits';
+import { CUSTOM_EVENT_NAME, MAX_DATA_DEPTH, MAX_DATA_KEYS } from '@sightline/protocol/limits';
 import { captureClicks } from './clicks.ts';
 import { createDelivery, type Batch, type Delivery } from './delivery.ts';
 import { apiClient, type Api } from './http.ts';
@@ -162,7 +162,7 @@ export function createTracker(options: TrackerOptions, env: TrackerEnvironment):
       // Checked here, one event at a time: the server judges a batch whole, and one bad event would lose its neighbours.
       if (event && wellFormed(event)) json = JSON.stringify((event = { event_type: event.event_type, event_at_ms: event.event_at_ms, data: event.data }));
     } catch {
-      // A throwing beforeSend, or data JSON cannot hold (cycles, BigInt): this event only.
+      // A throwing beforeSend, data JSON cannot hold (cycles, BigInt) or beyond the server's limits: this event only.
     }
     if (!json) {
       if (event) events.stats.dropped++;
@@ -170,6 +170,7 @@ export function createTracker(options: TrackerOptions, env: TrackerEnvironment):
     }
     if (early) {
       if (early.length < EVENTS.maxItems * 4) early.push(event!);
+      else events.stats.dropped++;
       return;
     }
     add(event!, utf8Length(json));
@@ -216,7 +217,8 @@ export function createTracker(options: TrackerOptions, env: TrackerEnvironment):
   let hidden = false;
   const onHide = () => {
     // Before the server's answer nothing was restored yet: writing now would erase the last page's batches.
-    if (stopped || early || hidden) return;
+    // Hidden already (a closing tab fires visibilitychange, then pagehide): what was added since goes too.
+    if (stopped || early) return;
     hidden = true;
     const budget = { bytes: UNLOAD_BUDGET_BYTES };
     events.unload(budget);
@@ -296,9 +298,10 @@ export function createTracker(options: TrackerOptions, env: TrackerEnvironment):
       replays.flush();
     },
     signOut: () => {
-      clearBuffers();
+      // The token first: the replay's new snapshot (taken while buffers clear) must wait for the next user's.
       tokens.forget();
       subject = undefined;
+      clearBuffers();
     },
     stop,
   };
@@ -318,18 +321,16 @@ function tabSegment(session: Store, prefix: string): string {
 function takePersisted(store: Store, prefix: string, now: number): Persisted[] {
   const out: Persisted[] = [];
   for (const key of store.keys(prefix)) {
-    let entries: Persisted[] = [];
-    try {
-      entries = JSON.parse(store.get(key)!);
-    } catch {
-      // A corrupt entry is dropped with the key.
-    }
+    const text = store.get(key);
     store.remove(key);
-    for (const entry of Array.isArray(entries) ? entries : []) {
-      if (!Array.isArray(entry?.batches)) continue;
-      // A tried batch older than the server's dedup window might be stored already: sending it could duplicate.
-      const fresh = entry.batches.filter((b) => now - b.createdAt < (b.tried ? PERSISTED_TRIED_MAX_AGE_MS : PERSISTED_MAX_AGE_MS));
-      out.push({ subject: entry.subject, batches: fresh });
+    try {
+      for (const entry of JSON.parse(text!) as Persisted[]) {
+        // A tried batch older than the server's dedup window might be stored already: sending it could duplicate.
+        const fresh = entry.batches.filter((b) => now - b.createdAt < (b.tried ? PERSISTED_TRIED_MAX_AGE_MS : PERSISTED_MAX_AGE_MS));
+        out.push({ subject: entry.subject, batches: fresh });
+      }
+    } catch {
+      // A corrupt entry (not JSON, not the shape written) is dropped with the key.
     }
   }
   return out;
@@ -344,8 +345,25 @@ function wellFormed({ event_type: type, event_at_ms: at, data }: TrackedEvent): 
     at >= 0 &&
     typeof data === 'object' &&
     data !== null &&
-    !Array.isArray(data)
+    !Array.isArray(data) &&
+    withinLimits(data)
   );
+}
+
+/**
+ * Whether `data` keeps to the server's depth and key limits. Keys JSON leaves out (undefined,
+ * functions) count too, so it never lets through what the server refuses; a cycle goes past
+ * the depth limit and fails.
+ */
+function withinLimits(data: object): boolean {
+  let keys = 0;
+  const fits = (value: unknown, depth: number): boolean =>
+    !value ||
+    typeof value != 'object' ||
+    (depth <= MAX_DATA_DEPTH &&
+      (Array.isArray(value) || (keys += Object.keys(value).length) <= MAX_DATA_KEYS) &&
+      Object.values(value).every((child) => fits(child, depth + 1)));
+  return fits(data, 1);
 }
 
 function listen(target: EventTarget, type: string, handler: () => void): () => void {
