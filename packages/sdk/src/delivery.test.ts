@@ -327,6 +327,23 @@ describe('createDelivery', () => {
       assert.deepEqual(tags(h.calls[1]!.items), ['a', 'b', 'c', 'd', 'e']);
     });
 
+    test('a second unload (hidden, then pagehide) sends only what a keepalive is not already carrying', async () => {
+      const h = harness({ maxItems: 2 });
+      const keepalives = () => h.calls.filter((c) => c.keepalive);
+      h.setOnline(false);
+      for (const tag of ['a', 'b']) h.add(tag);
+      h.setOnline(true);
+      h.delivery.unload({ bytes: 64_000 });
+      assert.deepEqual(keepalives().map((c) => tags(c.items)), [['a', 'b']]);
+      h.add('c'); // tracked while hidden
+      h.delivery.unload({ bytes: 64_000 });
+      assert.deepEqual(keepalives().map((c) => tags(c.items)), [['a', 'b'], ['c']]);
+      // A keepalive send that failed leaves its batch to the next unload.
+      await keepalives()[1]!.answer({ outcome: 'retry' });
+      h.delivery.unload({ bytes: 64_000 });
+      assert.deepEqual(keepalives().map((c) => tags(c.items)), [['a', 'b'], ['c'], ['c']]);
+    });
+
     test('sends in order until the budget is spent; the rest stays queued', () => {
       const h = harness({ maxItems: 2 });
       h.setOnline(false);
