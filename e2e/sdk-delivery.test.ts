@@ -33,6 +33,14 @@ describe('browser SDK: delivery', { skip, timeout: 240_000 }, () => {
     Number((await f.api.query(project, `SELECT count() AS n FROM events WHERE event_type = '${name}'`))[0]!.n);
   const exactly = (project: E2eProject, name: string, n: number) =>
     f.rowsWhen(project, `SELECT count() AS n FROM events WHERE event_type = '${name}'`, (r) => Number(r[0]!.n) >= n);
+  /** The batch id of every event batch the page posts from now on, in order. */
+  const batchIdsPosted = (page: Page) => {
+    const ids: string[] = [];
+    page.on('request', (request) => {
+      if (request.url() === batchUrl && request.method() === 'POST') ids.push(request.postDataJSON().batch_id);
+    });
+    return ids;
+  };
 
   test('closing the tab delivers what was buffered (keepalive on pagehide)', async () => {
     const { page, project } = await f.openPage();
@@ -81,10 +89,7 @@ describe('browser SDK: delivery', { skip, timeout: 240_000 }, () => {
   test('offline: nothing is attempted; back online: everything arrives once', async () => {
     const { page, project } = await f.openPage();
     await f.ready(page);
-    const attempts: string[] = [];
-    page.on('request', (request) => {
-      if (request.url() === batchUrl && request.method() === 'POST') attempts.push(request.postDataJSON().batch_id);
-    });
+    const attempts = batchIdsPosted(page);
     await f.context.setOffline(true);
     try {
       await track(page, 'while-offline', 6);
@@ -103,7 +108,6 @@ describe('browser SDK: delivery', { skip, timeout: 240_000 }, () => {
     const { page, project } = await f.openPage();
     await f.ready(page);
     const failed: string[] = [];
-    const delivered: string[] = [];
     const blocked = async (route: Route) => {
       const body = route.request().postDataJSON();
       if (body.events.some((e: any) => e.event_type === 'survivor')) failed.push(body.batch_id);
@@ -115,9 +119,7 @@ describe('browser SDK: delivery', { skip, timeout: 240_000 }, () => {
     await eventually(async () => failed.length > 0, 10_000, 'a failed attempt');
     await page.reload(); // pagehide: persisted (its keepalive send is blocked too)
     const persisted = failed[0]!;
-    page.on('request', (request) => {
-      if (request.url() === batchUrl && request.method() === 'POST') delivered.push(request.postDataJSON().batch_id);
-    });
+    const delivered = batchIdsPosted(page);
     await page.unroute(batchUrl, blocked);
     await exactly(project, 'survivor', 9);
     await page.waitForTimeout(500);
