@@ -37,6 +37,7 @@ import { busyMs, monotonicUs, printCpuProfileSummary, type ProfileWindow } from 
 import { browserEvents, prng, uuid, type RawEventRow } from './payloads.ts';
 import { coresByThreadName, machineBusySeconds, rssMiB, threadCpu, totalCores, type ThreadCpu } from './proc.ts';
 import { positiveFromEnv as env } from '../env.ts';
+import { fmt, percentile } from '../numbers.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -71,13 +72,7 @@ const TARGET_P99_MS = 50;
 const ADMIN_SECRET = `bench-admin-${uuid()}`;
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
 
 function latencySummary(values: Float64Array) {
   const sorted = Float64Array.from(values).sort();

@@ -352,17 +352,21 @@ async function main(): Promise<void> {
         await engine.close();
       }
     } else {
-      for (let pass = 1; pass <= settings.passes; pass++) {
-        server = await startServer({ dataDir, adminSecret, logFile });
+      /** One server: every query through the API (round 0 warms up), then its idle CPU. */
+      const timeApi = async (variant: 'api' | 'apiNoSync', idleOf: number[]) => {
+        server = await startServer({ dataDir, adminSecret, logFile, ...(variant === 'apiNoSync' ? { variant: 'without-sync' as const } : {}) });
         for (let round = 0; round <= settings.runs; round++) {
           for (const name of QUERY_NAMES) {
-            const sample = await apiOnce(server, measured, name, entry(name), 'api');
-            if (round > 0) entry(name).api.push(sample);
+            const sample = await apiOnce(server, measured, name, entry(name), variant);
+            if (round > 0) entry(name)[variant].push(sample);
           }
         }
-        idle.server.push(await idleCpu(server));
+        idleOf.push(await idleCpu(server));
         await server.stop();
         server = undefined;
+      };
+      for (let pass = 1; pass <= settings.passes; pass++) {
+        await timeApi('api', idle.server);
         say(`  [${stamp()}] pass ${pass}: API timed (${cpuPressure() ?? ''})`);
         const engine = await openEngineSide(chdb, clickhouseDir, measured);
         try {
@@ -382,16 +386,7 @@ async function main(): Promise<void> {
         say(`  [${stamp()}] pass ${pass}: direct timed${pass === settings.passes ? ', with the breakdown' : ''} (${cpuPressure() ?? ''})`);
       }
       if (settings.diagNoSync) {
-        server = await startServer({ dataDir, adminSecret, logFile, variant: 'without-sync' });
-        for (let round = 0; round <= settings.runs; round++) {
-          for (const name of QUERY_NAMES) {
-            const sample = await apiOnce(server, measured, name, entry(name), 'apiNoSync');
-            if (round > 0) entry(name).apiNoSync.push(sample);
-          }
-        }
-        idle.withoutSync.push(await idleCpu(server));
-        await server.stop();
-        server = undefined;
+        await timeApi('apiNoSync', idle.withoutSync);
         say(`  [${stamp()}] diagnostic: API timed on a server without the background users sync`);
       }
     }

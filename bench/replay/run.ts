@@ -34,6 +34,7 @@ import { HEADERS } from '@sightline/protocol';
 import { openClickHouse } from '../../apps/server/src/storage/clickhouse/client.ts';
 import { rssMiB } from '../ingest/proc.ts';
 import { positiveFromEnv as env } from '../env.ts';
+import { ascending, fmt, percentile } from '../numbers.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURE = path.join(ROOT, 'apps/server/src/replay/fixtures/rrweb-recording.json');
@@ -52,15 +53,8 @@ const SNAPSHOT_EVERY_CHUNKS = 12;
 const ADMIN_SECRET = `bench-admin-${randomUUID()}`;
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const MB = 1_000_000;
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
 
 // ---------------------------------------------------------------------------
 // rrweb chunks from the recording
@@ -224,6 +218,7 @@ async function uploadLoad(url: string, sessions: Session[]) {
   clearInterval(sampler);
   const seconds = SETTINGS.seconds;
   const replayCounts = [...replaysBySession.values()].map((s) => s.size);
+  const sorted = ascending(latencies);
   return {
     chunks: latencies.length,
     chunksPerSecond: latencies.length / seconds,
@@ -231,10 +226,10 @@ async function uploadLoad(url: string, sessions: Session[]) {
     bodyMbPerSecond: bodyBytes / MB / seconds,
     eventsPerSecond: events / seconds,
     meanChunkKb: bytes / 1000 / Math.max(1, latencies.length),
-    p50: percentile(latencies, 0.5),
-    p90: percentile(latencies, 0.9),
-    p99: percentile(latencies, 0.99),
-    max: percentile(latencies, 1),
+    p50: percentile(sorted, 0.5),
+    p90: percentile(sorted, 0.9),
+    p99: percentile(sorted, 0.99),
+    max: percentile(sorted, 1),
     errors,
     firstError,
     sessionsWithOneReplay: replayCounts.filter((n) => n === 1).length,
@@ -302,6 +297,7 @@ async function longReplay(url: string, session: Session) {
     }
     fetches.push({ limit, ms: runs.map((r) => r.ms), responseBytes: runs[0]!.responseBytes, requests: runs[0]!.requests });
   }
+  latencies.sort((a, b) => a - b);
   return {
     replayId,
     chunks,
@@ -395,7 +391,7 @@ async function main(): Promise<void> {
     const comp = await compression(dataDir);
 
     const best = (ms: number[]) => Math.min(...ms);
-    const median = (ms: number[]) => percentile(ms, 0.5);
+    const median = (ms: number[]) => percentile(ascending(ms), 0.5);
     log('');
     log('==================== replay bench summary ====================');
     log(`machine            ${availableParallelism()} cores, load average ${fmt(loadBefore, 1)} before, ${fmt(loadavg()[0]!, 1)} after (shared)`);

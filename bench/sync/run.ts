@@ -51,6 +51,7 @@ import { readWatermark, type Tenancy } from '../../apps/server/src/sync/engine.t
 import { createSyncScheduler, type SyncRunReport } from '../../apps/server/src/sync/scheduler.ts';
 import { runSequencer } from '../../apps/server/src/sync/sequencer.ts';
 import { positiveFromEnv as env } from '../env.ts';
+import { percentile } from '../numbers.ts';
 
 const USERS = Math.round(env('BENCH_USERS', 100_000));
 const SECONDS = env('BENCH_SECONDS', 60);
@@ -68,12 +69,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-const ms = (sorted: number[], p: number) => `${percentile(sorted, p).toFixed(0)} ms`;
+/** A percentile (given in percent) of ascending values, in whole milliseconds. */
+const ms = (sorted: number[], p: number) => `${percentile(sorted, p / 100).toFixed(0)} ms`;
 
 type RunStats = { runs: number; durationMs: number[]; waitedMs: number[]; meanMs: Record<string, number>; rowsPerRun: number };
 
@@ -321,8 +318,8 @@ async function bench(engine: string, postgres: Postgres, clickhouse: ClickHouse)
       nextProgress += 10_000;
       const sorted = [...lags].sort((a, b) => a - b);
       log(
-        `[${engine}]   … ${sent} updates, ${lags.length} lags observed, p50 ${percentile(sorted, 50).toFixed(0)} ms,` +
-          ` p99 ${percentile(sorted, 99).toFixed(0)} ms (load ${load()})`,
+        `[${engine}]   … ${sent} updates, ${lags.length} lags observed, p50 ${percentile(sorted, 0.5).toFixed(0)} ms,` +
+          ` p99 ${percentile(sorted, 0.99).toFixed(0)} ms (load ${load()})`,
       );
     }
     await sleep(2);
@@ -360,7 +357,7 @@ async function bench(engine: string, postgres: Postgres, clickhouse: ClickHouse)
     mirrorMs,
     updatesSent: sent - failed,
     updatesPerSecond: (sent - failed) / (steadyMs / 1000),
-    updateP99Ms: percentile(updateMs, 99),
+    updateP99Ms: percentile(updateMs, 0.99),
     lags: lags.sort((a, b) => a - b),
     lagLowerBounds: lagLowerBounds.sort((a, b) => a - b),
     ackDelays: ackDelays.sort((a, b) => a - b),
@@ -373,8 +370,8 @@ async function bench(engine: string, postgres: Postgres, clickhouse: ClickHouse)
 
 function report(r: Result): string[] {
   const initialMs = r.sequencerMs + r.mirrorMs;
-  const p = (q: number) => `${percentile(r.lags, q).toFixed(0)} ms`;
-  const p99 = percentile(r.lags, 99);
+  const p = (q: number) => ms(r.lags, q);
+  const p99 = percentile(r.lags, 0.99);
   return [
     `engine: ${r.engine}`,
     `  initial sync     ${USERS} users in ${seconds(initialMs)} -> ${Math.round(USERS / (initialMs / 1000))} users/s` +
